@@ -1,0 +1,37 @@
+import { cac } from 'cac';
+import { createRequire } from 'node:module';
+import { registerServe } from './commands/serve.js';
+import { registerBackends } from './commands/backends.js';
+import { registerConfig } from './commands/config.js';
+import { registerObscure } from './commands/obscure.js';
+import { reportError } from './errors.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = cac('pyrestserver');
+  registerServe(cli);
+  registerBackends(cli);
+  registerConfig(cli);
+  registerObscure(cli);
+  cli.help();
+  cli.version(version);
+  try {
+    cli.parse(argv, { run: false });
+    if (!cli.matchedCommand) {
+      if (cli.options.help || cli.options.version) return 0;
+      if (cli.args.length > 0) throw usage(`unknown command: ${cli.args[0]}`);
+      cli.outputHelp();
+      return 0;
+    }
+    const code = await cli.runMatchedCommand();
+    return typeof code === 'number' ? code : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function usage(message: string) {
+  return Object.assign(new Error(message), { code: 'PYRS_USAGE' });
+}

@@ -1,0 +1,73 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
+import type { Logger } from 'pino';
+import type { StorageProvider } from './storage/types.js';
+import { registerProtocol } from './protocol/routes.js';
+import { buildPolicies, type PolicyOptions } from './policies/index.js';
+import { registerAuth, type AuthOptions } from './auth/index.js';
+import { registerMetrics } from './metrics.js';
+import { registerAccessLog } from './access-log.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated user name; undefined with --no-auth. Set by auth. */
+    user?: string;
+  }
+}
+
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** `--tls-min-ver`: '1.2' or '1.3' (rest-server's form). */
+  minVersion?: string;
+}
+
+export interface ServerOptions extends PolicyOptions {
+  /** The active backend's provider. */
+  provider: StorageProvider;
+  /** A pino logger; silent when omitted. */
+  logger?: Logger;
+  /** SHA-256 check of every non-config upload (default true; `--no-verify-upload` sets false). */
+  verifyUpload?: boolean;
+  /** Authentication; `{ kind: 'none' }` is `--no-auth`. */
+  auth: AuthOptions;
+  /** `--prometheus`: serve /metrics. */
+  prometheus?: boolean;
+  /** `--prometheus-no-auth`: /metrics without authentication. */
+  prometheusNoAuth?: boolean;
+  /** `--log FILE|-`: where the Apache combined access log goes. */
+  accessLog?: NodeJS.WritableStream;
+  /** `--tls`: serve HTTPS. */
+  tls?: TlsOptions;
+  /** The active backend plugin's own Fastify plugin, if it has one. */
+  backendPlugin?: FastifyPluginAsync | FastifyPluginCallback;
+}
+
+/** A Fastify instance serving the restic REST protocol with every policy registered. */
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.tls ? { https: tlsServerOptions(options.tls) } : {}),
+    // restic's paths: a repository path, a type and a 64-char name.
+    maxParamLength: 1024,
+    disableRequestLogging: true,
+    // Keep-alive connections from restic are long-lived; close idle ones on shutdown.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  await registerAccessLog(app, options);
+  await registerAuth(app, options);
+  await registerMetrics(app, options);
+  if (options.backendPlugin) await app.register(options.backendPlugin);
+  await app.register(registerProtocol, {
+    provider: options.provider,
+    policies: buildPolicies(options),
+    verifyUpload: options.verifyUpload !== false,
+  });
+  return app;
+}
+
+function tlsServerOptions(tls: TlsOptions) {
+  const min = tls.minVersion ? (`TLSv${tls.minVersion.replace(/^TLSv/i, '')}` as 'TLSv1.2' | 'TLSv1.3') : 'TLSv1.2';
+  return { cert: tls.cert, key: tls.key, minVersion: min };
+}

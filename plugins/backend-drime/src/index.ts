@@ -1,0 +1,2 @@
+/** Drime Cloud backend (to be written: issue 5). */
+export {};
