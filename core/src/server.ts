@@ -15,8 +15,10 @@ declare module 'fastify' {
 }
 
 export interface TlsOptions {
-  cert: string | Buffer;
-  key: string | Buffer;
+  /** `--tls-cert`: path of the PEM certificate (default `{path}/public_key`, resolved by the CLI). */
+  cert: string;
+  /** `--tls-key`: path of the PEM key (default `{path}/private_key`, resolved by the CLI). */
+  key: string;
   /** `--tls-min-ver`: '1.2' or '1.3' (rest-server's form). */
   minVersion?: string;
 }
@@ -34,8 +36,8 @@ export interface ServerOptions extends PolicyOptions {
   prometheus?: boolean;
   /** `--prometheus-no-auth`: /metrics without authentication. */
   prometheusNoAuth?: boolean;
-  /** `--log FILE|-`: where the Apache combined access log goes. */
-  accessLog?: NodeJS.WritableStream;
+  /** `--log FILE|-`: Apache combined access log to a file, or `-` for stdout. */
+  log?: string;
   /** `--tls`: serve HTTPS. */
   tls?: TlsOptions;
   /** The active backend plugin's own Fastify plugin, if it has one. */

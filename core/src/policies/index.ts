@@ -8,6 +8,10 @@ export interface PolicyOptions {
   privateRepos?: boolean;
   /** `--max-size`: total quota in bytes over the whole store. */
   maxSize?: number;
+  /** Per-user settings from the config file (beyond rest-server: its issues 74, 305). */
+  users?: Record<string, { appendOnly?: boolean; maxSize?: number; privateRepos?: boolean }>;
+  /** Per-repository settings from the config file, keyed by repository path (`alice/main`). */
+  repos?: Record<string, { appendOnly?: boolean; maxSize?: number }>;
 }
 
 /** The policies the options ask for, in the order they run. (To be written: see issue 4.) */
