@@ -1,0 +1,96 @@
+// Reading a process's memory and CPU time from /proc (Linux), and sampling its RSS.
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+const CLK_TCK = clockTicks();
+
+function clockTicks() {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** VmRSS and VmHWM (peak RSS over the process's life) of `pid`, in bytes. */
+export function readMemory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { rss: statusKiB(status, 'VmRSS') * 1024, hwm: statusKiB(status, 'VmHWM') * 1024 };
+}
+
+function statusKiB(status, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!match) throw new Error(`/proc status has no ${field}`);
+  return Number(match[1]);
+}
+
+/** User + system CPU seconds used so far by `pid`. */
+export function readCpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm) ": state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * Samples the RSS of `pid` every `intervalMs`. `takeWindow()` returns the peak seen since the
+ * previous call (the current RSS included) and starts a new window; `overallPeak` covers all.
+ * When the process goes away, sampling stops and `gone` becomes true.
+ */
+export function startRssSampler(pid, intervalMs = 50) {
+  const sampler = { windowPeak: 0, overallPeak: 0, gone: false, takeWindow, stop };
+  const sample = () => {
+    if (sampler.gone) return 0;
+    try {
+      const { rss } = readMemory(pid);
+      sampler.windowPeak = Math.max(sampler.windowPeak, rss);
+      sampler.overallPeak = Math.max(sampler.overallPeak, rss);
+      return rss;
+    } catch {
+      sampler.gone = true;
+      clearInterval(timer);
+      return 0;
+    }
+  };
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+  sample();
+
+  function takeWindow() {
+    const now = sample();
+    const peak = sampler.windowPeak;
+    sampler.windowPeak = now;
+    return peak;
+  }
+  function stop() {
+    clearInterval(timer);
+  }
+  return sampler;
+}
+
+/** CPU seconds of `pid` and of this process, to turn into percentages over a phase. */
+export function cpuMeter(pid) {
+  const read = () => ({
+    server: pid ? safe(() => readCpuSeconds(pid)) : undefined,
+    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  });
+  let last = read();
+  return {
+    /** CPU % (100 = one core) of the server and of this client since the previous call. */
+    lap(seconds) {
+      const now = read();
+      const pct = (a, b) => (a === undefined || b === undefined ? undefined : ((a - b) / seconds) * 100);
+      const result = { serverCpuPct: pct(now.server, last.server), clientCpuPct: pct(now.client, last.client) };
+      last = now;
+      return result;
+    },
+  };
+}
+
+function safe(fn) {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}

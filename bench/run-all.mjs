@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+// Runs bench/load.mjs and bench/restic.mjs against each server in turn, in one run so the numbers
+// compare: pyrestserver (cli/dist/bin.js, build first) and `rclone serve restic`, each on loopback
+// with a fresh temporary data directory. Prints a Markdown report and writes the raw results as JSON.
+//
+//   pnpm run build && node bench/run-all.mjs [--servers ours,rclone] [--rounds 1] [--quick]
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCommandLine, runMain } from './lib/cli.mjs';
+import { ensureDataset } from './lib/dataset.mjs';
+import { fixed, formatTable, mib } from './lib/table.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const OURS_BIN = join(ROOT, 'cli', 'dist', 'bin.js');
+
+const SERVERS = {
+  ours: {
+    label: 'pyrestserver',
+    argv: (dir, port) => [process.execPath, OURS_BIN, 'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth'],
+    missing: () => (existsSync(OURS_BIN) ? undefined : `${OURS_BIN} does not exist: run \`pnpm run build\` first`),
+  },
+  'ours-noverify': {
+    label: 'pyrestserver --no-verify-upload',
+    argv: (dir, port) => [...SERVERS.ours.argv(dir, port), '--no-verify-upload'],
+    missing: () => SERVERS.ours.missing(),
+  },
+  rclone: {
+    label: 'rclone serve restic',
+    argv: (dir, port) => ['rclone', 'serve', 'restic', '--addr', `127.0.0.1:${port}`, dir],
+    missing: () => (commandVersion('rclone', ['version']) ? undefined : 'rclone is not installed'),
+  },
+};
+
+/** restic/rest-server figures measured on this kind of machine (issue 2), for orientation only. */
+const REST_SERVER = {
+  '8MiB POST': { unit: 'MB/s', low: 260, high: 550 },
+  '8MiB GET': { unit: 'MB/s', low: 260, high: 550 },
+  '4KiB POST': { unit: 'ops/s', low: 800, high: 1200 },
+  '4KiB HEAD': { unit: 'ops/s', low: 6000, high: 8600 },
+  '4KiB GET': { unit: 'ops/s', low: 4800, high: 5800 },
+};
+const RSS_TARGET_BYTES = 150 * 2 ** 20;
+
+const QUICK = { count: '500', 'large-count': '16', passes: '1', lists: '5', warmup: '100', 'size-mib': '20' };
+
+const USAGE = `usage: node bench/run-all.mjs [options]
+  --servers LIST     comma-separated, from: ${Object.keys(SERVERS).join(', ')} (default ours,rclone)
+  --rounds N         run every server N times, alternating; medians are reported (default 1)
+  --quick            small counts and a 20 MiB data set, for a smoke test
+  --count, --large-count, --passes, --lists, --duration, --warmup   passed to load.mjs
+  --size-mib, --seed                                                 passed to restic.mjs
+  --out FILE         raw results as JSON (default .bench/results-<time>.json)`;
+
+async function main(argv) {
+  const options = parseOptions(argv);
+  for (const name of options.servers) {
+    const problem = SERVERS[name].missing();
+    if (problem) throw new Error(`${name}: ${problem}`);
+  }
+  const machine = machineFacts();
+  log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}; ${machine.node}; ${machine.restic}; ${machine.rclone}`);
+  log('preparing the restic data set...');
+  await ensureDataset(options.data, { sizeMiB: Number(options.restic['size-mib']), seed: Number(options.restic.seed) });
+
+  const runs = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const name of options.servers) {
+      log(`round ${round}/${options.rounds}: ${SERVERS[name].label}`);
+      runs.push({ server: name, round, ...(await benchServer(name, options)) });
+    }
+  }
+
+  const report = renderReport(options, machine, runs);
+  process.stdout.write(`${report}\n`);
+  await mkdir(dirname(options.out), { recursive: true });
+  await writeFile(options.out, `${JSON.stringify({ date: new Date().toISOString(), machine, options, runs }, null, 2)}\n`);
+  log(`raw results: ${options.out}`);
+  return runs.some((r) => r.failed) ? 1 : 0;
+}
+
+function parseOptions(argv) {
+  const passed = ['count', 'large-count', 'passes', 'lists', 'duration', 'warmup', 'size-mib', 'seed'];
+  const { values, fail, integer } = parseCommandLine('run-all.mjs', USAGE, argv, {
+    servers: { type: 'string', default: 'ours,rclone' },
+    rounds: { type: 'string', default: '1' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    data: { type: 'string', default: join(ROOT, '.bench', 'dataset') },
+    ...Object.fromEntries(passed.map((name) => [name, { type: 'string' }])),
+  });
+  const servers = values.servers.split(',').filter(Boolean);
+  const unknown = servers.filter((s) => !(s in SERVERS));
+  if (unknown.length || servers.length === 0) fail(`unknown server(s): ${unknown.join(', ') || '(none)'}`);
+  const pick = (names) =>
+    Object.fromEntries(
+      names
+        .map((name) => [name, values[name] ?? (values.quick ? QUICK[name] : undefined)])
+        .filter(([, value]) => value !== undefined),
+    );
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    servers,
+    rounds: integer('rounds'),
+    quick: values.quick,
+    data: values.data,
+    out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
+    load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
+    restic: { 'size-mib': '200', seed: '1', ...pick(['size-mib', 'seed']) },
+  };
+}
+
+function log(message) {
+  console.error(`[bench] ${message}`);
+}
+
+/** Starts server `name` on a fresh directory, runs both benchmarks against it, stops it. */
+async function benchServer(name, options) {
+  const work = await mkdtemp(join(os.tmpdir(), `pyrestserver-bench-${name}-`));
+  const dataDir = join(work, 'data');
+  await mkdir(dataDir);
+  const server = await startServer(SERVERS[name].argv(dataDir, await freePort()), join(work, 'server.log'));
+  const base = `http://127.0.0.1:${server.port}`;
+  try {
+    const toArgs = (record) => Object.entries(record).flatMap(([key, value]) => [`--${key}`, value]);
+    const load = await runScript('load.mjs', ['--url', `${base}/benchrepo`, '--pid', String(server.pid), ...toArgs(options.load)]);
+    const restic = await runScript('restic.mjs', [
+      '--url', `${base}/resticrepo`, '--pid', String(server.pid), '--data', options.data, ...toArgs(options.restic),
+    ]);
+    const failed = !load.ok || !restic.ok || server.exited();
+    if (failed) log(`${name}: failures; server log tail:\n${tail(join(work, 'server.log'))}`);
+    return { failed, load: load.result, restic: restic.result };
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns `argv` with output to `logFile` and waits until it answers HTTP on its port. */
+async function startServer(argv, logFile) {
+  const port = Number(argv.find((a) => /^127\.0\.0\.1:\d+$/.test(a)).split(':')[1]);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exit;
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve((exit = { code, signal }))));
+  child.once('error', (err) => (exit = { error: err.message }));
+
+  const stop = async () => {
+    if (exit) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 20_000;
+  while (!(await answers(port))) {
+    if (exit || Date.now() > deadline) {
+      await stop();
+      throw new Error(`${argv.slice(0, 3).join(' ')} did not start (${JSON.stringify(exit ?? 'timeout')}):\n${tail(logFile)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pid: child.pid, port, stop, exited: () => exit !== undefined };
+}
+
+function answers(port) {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'HEAD', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/** Runs a bench script with --json; resolves to { ok, result } (result undefined when it printed none). */
+function runScript(script, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(HERE, script), ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = [];
+    child.stdout.on('data', (chunk) => out.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let result;
+      try {
+        result = JSON.parse(Buffer.concat(out).toString('utf8'));
+      } catch {
+        result = undefined;
+      }
+      if (code !== 0) log(`${script} exited with ${code}`);
+      resolve({ ok: code === 0 && result !== undefined, result });
+    });
+  });
+}
+
+function tail(file, lines = 20) {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function commandVersion(command, args) {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machineFacts() {
+  const df = commandVersion('sh', ['-c', `df -hT ${os.tmpdir()} | tail -1`]);
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    nproc: os.availableParallelism(),
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: `node ${process.version}`,
+    restic: commandVersion('restic', ['version']) ?? 'restic missing',
+    rclone: commandVersion('rclone', ['version']) ?? 'rclone missing',
+    tmpDisk: df ? df.replace(/\s+/g, ' ') : 'unknown',
+  };
+}
+
+// ---- report ----
+
+function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Median over the rounds of `pick(run)` for `server`. */
+function medianOf(runs, server, pick) {
+  return median(runs.filter((r) => r.server === server).map((r) => safePick(pick, r)));
+}
+
+function safePick(pick, run) {
+  try {
+    return pick(run);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The headline number of a load phase: MB/s for 8 MiB POST/GET, ops/s otherwise. */
+function headline(phase) {
+  return /^8MiB (POST|GET)$/.test(phase) ? 'MB/s' : 'ops/s';
+}
+
+function renderReport(options, machine, runs) {
+  const servers = options.servers;
+  const [first, second] = servers;
+  const ratioHeader = second ? `${first}/${second}` : undefined;
+  const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${fixed(a / b, 2)}x` : undefined);
+  const withRatio = (cells, a, b) => (second ? [...cells, ratio(a, b)] : cells);
+
+  const phases = runs.find((r) => r.load)?.load.phases.map((p) => p.phase) ?? [];
+  const loadRows = phases.map((phase) => {
+    const unit = headline(phase);
+    const value = (server) =>
+      medianOf(runs, server, (r) => {
+        const p = r.load.phases.find((x) => x.phase === phase);
+        return unit === 'MB/s' ? p.mbPerSec : p.opsPerSec;
+      });
+    const errors = (server) =>
+      runs.filter((r) => r.server === server).reduce((n, r) => n + (r.load?.phases.find((x) => x.phase === phase)?.errors ?? 0), 0);
+    const cells = servers.map((s) => `${fixed(value(s), 0) ?? '-'}${errors(s) ? ` (${errors(s)} errors)` : ''}`);
+    const ref = REST_SERVER[phase];
+    return [
+      ...withRatio([`${phase} ${unit}`, ...cells], value(first), value(second)),
+      ref ? `${ref.low}-${ref.high}` : undefined,
+      ref ? verdict(value(first), ref) : undefined,
+    ];
+  });
+
+  const cpuRows = phases.map((phase) => [
+    phase,
+    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).serverCpuPct), 0)),
+    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).clientCpuPct), 0)),
+  ]);
+
+  const steps = runs.find((r) => r.restic)?.restic.steps.map((s) => s.step) ?? [];
+  const resticRows = steps.map((step) => {
+    const seconds = (server) => medianOf(runs, server, (r) => r.restic.steps.find((s) => s.step === step).seconds);
+    return withRatio([step, ...servers.map((s) => fixed(seconds(s), 2))], seconds(first), seconds(second));
+  });
+
+  const rssRow = (label, pick) => [label, ...servers.map((s) => mib(medianOf(runs, s, pick)))];
+  const rssRows = [
+    rssRow('8 MiB load phases', (r) => r.load.peakRssLargeBytes),
+    rssRow('4 KiB load phases', (r) => r.load.peakRssSmallBytes),
+    rssRow('restic steps', (r) => r.restic.peakRssBytes),
+    rssRow('VmHWM at end', (r) => r.restic.vmHwmBytes ?? r.load.vmHwmBytes),
+  ];
+  const largeRss = medianOf(runs, first, (r) => r.load.peakRssLargeBytes);
+
+  const dataset = runs.find((r) => r.restic)?.restic.dataset;
+  const labels = servers.map((s) => SERVERS[s].label);
+  return [
+    `## Results (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${options.rounds} round(s)${options.quick ? ', --quick' : ''})`,
+    '',
+    `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.`,
+    `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, ${machine.kernel}; ${machine.node}; ${machine.restic}; ${machine.rclone}; temp dir on: ${machine.tmpDisk}.`,
+    '',
+    '### Load (bench/load.mjs), higher is better',
+    '',
+    markdownTable(['phase', ...servers, ...(ratioHeader ? [ratioHeader] : []), 'rest-server ref', `${first} vs ref`], loadRows),
+    '',
+    '### CPU during the load phases (% of one core)',
+    '',
+    markdownTable(['phase', ...servers.map((s) => `${s} server`), ...servers.map((s) => `client vs ${s}`)], cpuRows),
+    '',
+    `### restic (bench/restic.mjs), seconds, lower is better${dataset ? `: ${dataset.files} files, ${mib(dataset.bytes)} MiB` : ''}`,
+    '',
+    markdownTable(['step', ...servers, ...(ratioHeader ? [`${ratioHeader} time`] : [])], resticRows),
+    '',
+    '### Server peak RSS (MiB)',
+    '',
+    markdownTable(['during', ...servers], rssRows),
+    '',
+    `Target for ${first}: peak RSS under the 8 MiB load below ${mib(RSS_TARGET_BYTES)} MiB: ` +
+      (Number.isFinite(largeRss) ? (largeRss < RSS_TARGET_BYTES ? `met (${mib(largeRss)} MiB)` : `NOT met (${mib(largeRss)} MiB)`) : 'not measured'),
+    ...(runs.some((r) => r.failed) ? ['', `FAILED runs: ${runs.filter((r) => r.failed).map((r) => `${r.server} round ${r.round}`).join(', ')}`] : []),
+  ].join('\n');
+}
+
+function verdict(value, ref) {
+  if (!Number.isFinite(value)) return undefined;
+  if (value >= ref.high) return 'faster';
+  if (value >= ref.low) return 'within range';
+  return `SLOWER (${fixed((value / ref.low) * 100, 0)}% of low end)`;
+}
+
+function markdownTable(headers, rows) {
+  return formatTable(headers, rows, { markdown: true });
+}
+
+runMain('run-all.mjs', main);
