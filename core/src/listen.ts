@@ -1,13 +1,117 @@
-import type { FastifyInstance } from 'fastify';
+import { lstat, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import type { FastifyInstance, FastifyListenOptions } from 'fastify';
+import { ConfigError, ConfigErrorCode } from './errors.js';
+
+/** The first file descriptor systemd passes (SD_LISTEN_FDS_START). */
+const SD_LISTEN_FDS_START = 3;
+
+/**
+ * How many sockets systemd passed to this process (socket activation), 0 when none.
+ * The variables are removed so that child processes do not take them as theirs.
+ */
+export function systemdListenFds(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number {
+  if (env.LISTEN_PID === undefined || Number(env.LISTEN_PID) !== pid) return 0;
+  const count = Number(env.LISTEN_FDS);
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  return Number.isInteger(count) && count > 0 ? count : 0;
+}
+
+/** True when a server accepts connections on the unix socket at `path`. */
+const socketAnswers = (path: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+/**
+ * Make room for a unix socket at `path`: a socket file left by a server that died
+ * is removed; a live socket or any other file is an error (never deleted).
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  const stats = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stats) return;
+  if (!stats.isSocket()) {
+    throw new ConfigError(ConfigErrorCode.LISTEN, `cannot listen on unix:${path}: the path exists and is not a socket`);
+  }
+  if (await socketAnswers(path)) {
+    throw new ConfigError(ConfigErrorCode.LISTEN, `cannot listen on unix:${path}: another server is listening there`);
+  }
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+/** `:8000`, `host:8000`, `[::1]:8000` -> host and port; `:port` means every interface. */
+export function parseHostPort(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(
+      ConfigErrorCode.LISTEN,
+      `--listen: expected [host]:port, [ipv6]:port or unix:/path, got ${JSON.stringify(spec)}`,
+    );
+  }
+  return { host: m[1] ?? (m[2] || '::'), port };
+}
+
+function listenError(where: string, err: unknown): ConfigError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'EADDRINUSE' ? 'the address is already in use'
+    : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+    : code === 'EADDRNOTAVAIL' ? 'no such local address'
+    : (err as Error).message;
+  return new ConfigError(ConfigErrorCode.LISTEN, `cannot listen on ${where}: ${reason}`, { cause: err });
+}
 
 /**
  * Listen the way rest-server's `--listen` does: `:8000` (all interfaces), `host:port`,
- * `[v6]:port`. (unix:/path and systemd socket activation: see issue 4.)
+ * `[v6]:port`, or `unix:/path` (a stale socket file is replaced; Node removes the file
+ * when the server closes). Under systemd socket activation (LISTEN_PID/LISTEN_FDS) the
+ * passed socket is used instead and `spec` is ignored, as rest-server does.
  * Returns the address to show users.
  */
 export async function listen(app: FastifyInstance, spec: string): Promise<string> {
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(spec);
-  if (!m) throw new Error(`--listen: expected [host]:port, got ${JSON.stringify(spec)}`);
-  const host = m[1] ?? (m[2] || '::');
-  return app.listen({ host, port: Number(m[3]) });
+  const fds = systemdListenFds();
+  if (fds > 1) {
+    throw new ConfigError(ConfigErrorCode.LISTEN, `systemd passed ${fds} sockets; expected one`);
+  }
+  if (fds === 1) {
+    // Fastify hands these options to Node's server.listen(), which takes `fd` (Fastify's
+    // type lacks it). `host` keeps Fastify from binding localhost's other addresses too.
+    const fromSystemd = { fd: SD_LISTEN_FDS_START, host: '0.0.0.0' } as unknown as FastifyListenOptions;
+    const address = await app
+      .listen(fromSystemd)
+      .catch((err: unknown) => Promise.reject(listenError('the socket passed by systemd', err)));
+    return `${address} (systemd socket activation)`;
+  }
+
+  if (spec.startsWith('unix:')) {
+    const path = spec.slice('unix:'.length);
+    if (!path) throw new ConfigError(ConfigErrorCode.LISTEN, '--listen unix: needs a path, e.g. unix:/run/rest-server.sock');
+    await clearStaleSocket(path);
+    await app.listen({ path }).catch((err: unknown) => Promise.reject(listenError(spec, err)));
+    return `unix:${path}`;
+  }
+
+  const { host, port } = parseHostPort(spec);
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    // `:port` on a machine without IPv6: all IPv4 interfaces instead.
+    if (host === '::' && (err as NodeJS.ErrnoException).code === 'EAFNOSUPPORT') {
+      return app.listen({ host: '0.0.0.0', port }).catch((e: unknown) => Promise.reject(listenError(spec, e)));
+    }
+    throw listenError(spec, err);
+  }
 }

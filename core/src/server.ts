@@ -6,6 +6,7 @@ import { buildPolicies, type PolicyOptions } from './policies/index.js';
 import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerMetrics } from './metrics.js';
 import { registerAccessLog } from './access-log.js';
+import { tlsServerOptions } from './tls.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,7 +49,7 @@ export interface ServerOptions extends PolicyOptions {
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    ...(options.tls ? { https: tlsServerOptions(options.tls) } : {}),
+    ...(options.tls ? { https: await tlsServerOptions(options.tls) } : {}),
     // restic's paths: a repository path, a type and a 64-char name.
     maxParamLength: 1024,
     disableRequestLogging: true,
@@ -59,17 +60,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   await registerAccessLog(app, options);
   await registerAuth(app, options);
-  await registerMetrics(app, options);
+  const metricsPolicies = await registerMetrics(app, options);
   if (options.backendPlugin) await app.register(options.backendPlugin);
   await app.register(registerProtocol, {
     provider: options.provider,
-    policies: buildPolicies(options),
+    policies: [...(await buildPolicies(options)), ...metricsPolicies],
     verifyUpload: options.verifyUpload !== false,
   });
   return app;
-}
-
-function tlsServerOptions(tls: TlsOptions) {
-  const min = tls.minVersion ? (`TLSv${tls.minVersion.replace(/^TLSv/i, '')}` as 'TLSv1.2' | 'TLSv1.3') : 'TLSv1.2';
-  return { cert: tls.cert, key: tls.key, minVersion: min };
 }

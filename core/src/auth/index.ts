@@ -1,9 +1,101 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PolicyOptions } from '../policies/index.js';
+import { ownsPath } from '../policies/private-repos.js';
+import { privateReposFor } from '../policies/settings.js';
+import { parseBasicAuth } from './basic.js';
+import { HtpasswdFile } from './htpasswd.js';
 
 export type AuthOptions =
   | { kind: 'none' }
   | { kind: 'htpasswd'; file: string }
   | { kind: 'proxy'; header: string };
 
-/** Authentication as an onRequest hook that sets `request.user`. (To be written: see issue 4.) */
-export async function registerAuth(_app: FastifyInstance, _options: { auth: AuthOptions }): Promise<void> {}
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Read the htpasswd file again (what SIGHUP does); false when it could not be read. */
+    reloadAuth(): Promise<boolean>;
+  }
+}
+
+export interface AuthServerOptions extends PolicyOptions {
+  auth: AuthOptions;
+  prometheus?: boolean;
+  prometheusNoAuth?: boolean;
+}
+
+/** The path /metrics is served at (metrics.ts). */
+export const METRICS_PATH = '/metrics';
+const pathOf = (url: string) => url.split('?', 1)[0]!;
+
+/** Who sent a request: a user name, `null` for nobody (401), `undefined` with --no-auth. */
+type Authenticate = (request: FastifyRequest) => Promise<string | null | undefined>;
+
+/**
+ * Authentication as the first onRequest hook (before any body is read): Basic auth
+ * against an htpasswd file, or a trusted proxy's header, or nothing (--no-auth).
+ * Sets `request.user`, then enforces private repositories on the URL. Failure is 401
+ * with `WWW-Authenticate: Basic realm="restic"`, as rest-server answers.
+ * The htpasswd file is reloaded when it changes and on SIGHUP.
+ */
+export async function registerAuth(app: FastifyInstance, options: AuthServerOptions): Promise<void> {
+  const authenticate = await authenticator(app, options.auth);
+  if (!app.hasRequestDecorator('user')) app.decorateRequest('user', undefined);
+  const metricsOpen = options.prometheus === true && options.prometheusNoAuth === true;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = pathOf(request.url);
+    if (metricsOpen && path === METRICS_PATH) return;
+    const user = await authenticate(request);
+    if (user === null) return unauthorized(reply, options.auth.kind === 'htpasswd');
+    request.user = user;
+    // /metrics has its own rule (metrics.ts); everything else is a repository path.
+    if (options.prometheus && path === METRICS_PATH) return;
+    if (user !== undefined && privateReposFor(options, user) && !ownsPath(user, path)) {
+      return unauthorized(reply, false);
+    }
+  });
+}
+
+async function authenticator(app: FastifyInstance, auth: AuthOptions): Promise<Authenticate> {
+  switch (auth.kind) {
+    case 'none':
+      app.decorate('reloadAuth', async () => true);
+      return async () => undefined;
+    case 'proxy': {
+      const header = auth.header.toLowerCase();
+      app.decorate('reloadAuth', async () => true);
+      return async (request) => {
+        const value = request.headers[header];
+        const user = (Array.isArray(value) ? value[0] : value)?.trim();
+        return user ? user : null;
+      };
+    }
+    case 'htpasswd': {
+      const file = await HtpasswdFile.open(auth.file, { logger: app.log });
+      app.log.info({ file: file.path, users: file.userCount }, 'loaded htpasswd file');
+      // Watch and listen for SIGHUP only once the server is ready, so that a server
+      // whose creation fails later leaves nothing behind.
+      const onHangup = () => void file.reload();
+      app.addHook('onReady', async () => {
+        file.watch();
+        process.on('SIGHUP', onHangup);
+      });
+      app.addHook('onClose', async () => {
+        process.off('SIGHUP', onHangup);
+        file.close();
+      });
+      app.decorate('reloadAuth', () => file.reload());
+      return async (request) => {
+        const credentials = parseBasicAuth(request.headers.authorization);
+        if (!credentials) return null;
+        return (await file.check(credentials.user, credentials.password)) ? credentials.user : null;
+      };
+    }
+  }
+}
+
+/** 401 as rest-server sends it; the Basic challenge only where Basic auth is what works. */
+export function unauthorized(reply: FastifyReply, challenge: boolean): FastifyReply {
+  if (challenge) reply.header('WWW-Authenticate', 'Basic realm="restic"');
+  return reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized\n');
+}

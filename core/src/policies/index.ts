@@ -1,4 +1,9 @@
+import type { Logger } from 'pino';
+import type { StorageProvider } from '../storage/types.js';
 import type { Policy } from './types.js';
+import { appendOnlyPolicy } from './append-only.js';
+import { anyQuota, QuotaPolicy } from './quota.js';
+import { anyAppendOnly } from './settings.js';
 
 /** Server options that configure policies (append-only, private repos, quotas). */
 export interface PolicyOptions {
@@ -14,7 +19,17 @@ export interface PolicyOptions {
   repos?: Record<string, { appendOnly?: boolean; maxSize?: number }>;
 }
 
-/** The policies the options ask for, in the order they run. (To be written: see issue 4.) */
-export function buildPolicies(_options: PolicyOptions): Policy[] {
-  return [];
+/**
+ * The policies the options ask for, in the order they run: refusals first, then the
+ * quota (so that a refused upload never reserves space). Counting quota usage reads
+ * the provider, so this can take a while on a large store (as rest-server's does).
+ * Private repositories are checked by auth, on the URL, before any route runs.
+ */
+export async function buildPolicies(
+  options: PolicyOptions & { provider: StorageProvider; logger?: Logger },
+): Promise<Policy[]> {
+  const policies: Policy[] = [];
+  if (anyAppendOnly(options)) policies.push(appendOnlyPolicy(options));
+  if (anyQuota(options)) policies.push(await QuotaPolicy.create(options, options.provider, options.logger));
+  return policies;
 }

@@ -1,0 +1,171 @@
+import type { Logger } from 'pino';
+import { ConfigError, ConfigErrorCode, hasCode, StorageError, StorageErrorCode } from '../errors.js';
+import { BLOB_TYPES, type StorageProvider } from '../storage/types.js';
+import type { PolicyOptions } from './index.js';
+import type { Access, Policy } from './types.js';
+import { ownerOf } from './settings.js';
+
+/** One limited space: the whole store, a user's repositories, or one repository. */
+interface Scope {
+  readonly label: string;
+  readonly limit: number;
+  /** Bytes stored plus bytes reserved by uploads in flight. */
+  used: number;
+}
+
+const limited = (n: number | undefined): n is number => typeof n === 'number' && n > 0;
+
+/** True when the options ask for any quota. */
+export function anyQuota(options: PolicyOptions): boolean {
+  return (
+    limited(options.maxSize) ||
+    Object.values(options.users ?? {}).some((u) => limited(u.maxSize)) ||
+    Object.values(options.repos ?? {}).some((r) => limited(r.maxSize))
+  );
+}
+
+/** Bytes a repository holds: every file of every type, plus its config. */
+export async function repositorySize(provider: StorageProvider, repo: string): Promise<number> {
+  const sizes = await Promise.all([
+    ...BLOB_TYPES.map(async (type) => {
+      let sum = 0;
+      try {
+        for await (const file of provider.list(repo, type)) sum += file.size;
+      } catch (err) {
+        if (!hasCode(err, StorageErrorCode.NOT_FOUND)) throw err;
+      }
+      return sum;
+    }),
+    provider.stat({ repo, type: 'config', name: 'config' }).then(
+      (s) => s.size,
+      (err: unknown) => {
+        if (hasCode(err, StorageErrorCode.NOT_FOUND)) return 0;
+        throw err;
+      },
+    ),
+  ]);
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Quotas: `--max-size` over the whole store, `users.NAME.maxSize` over the repositories
+ * below a user's name, `repos.PATH.maxSize` over one repository. Usage is counted from
+ * the provider at start, then kept current from uploads and deletes.
+ *
+ * An upload reserves its Content-Length in `authorize`, before its body is read; the
+ * reservation becomes usage when the write succeeds and is released when it fails,
+ * so a failed or aborted upload does not eat quota.
+ */
+export class QuotaPolicy implements Policy {
+  readonly name = 'quota';
+  readonly needsDeletedSize = true;
+  readonly #options: PolicyOptions;
+  readonly #total: Scope | undefined;
+  readonly #scopes = new Map<string, Scope>();
+  /** Bytes each upload in flight reserved, by its Access object. */
+  readonly #reserved = new WeakMap<Access, number>();
+
+  private constructor(options: PolicyOptions) {
+    this.#options = options;
+    if (limited(options.maxSize)) this.#total = { label: 'the server (--max-size)', limit: options.maxSize, used: 0 };
+  }
+
+  /** Build the policy and count the usage the store has now. */
+  static async create(options: PolicyOptions, provider: StorageProvider, logger?: Logger): Promise<QuotaPolicy> {
+    const policy = new QuotaPolicy(options);
+    const started = Date.now();
+    for (const repo of await policy.#reposToCount(provider)) {
+      const size = await repositorySize(provider, repo);
+      for (const scope of policy.scopesOf(repo)) scope.used += size;
+    }
+    logger?.info(
+      { ms: Date.now() - started, ...(policy.#total ? { used: policy.#total.used, limit: policy.#total.limit } : {}) },
+      'quota usage counted',
+    );
+    return policy;
+  }
+
+  async #reposToCount(provider: StorageProvider): Promise<string[]> {
+    const needsAll = this.#total !== undefined || Object.values(this.#options.users ?? {}).some((u) => limited(u.maxSize));
+    if (needsAll) {
+      if (!provider.repositories) {
+        throw new ConfigError(
+          ConfigErrorCode.OPTIONS_INVALID,
+          'a quota over the whole store (--max-size) or over a user needs a backend that can list its repositories',
+        );
+      }
+      const repos: string[] = [];
+      for await (const repo of provider.repositories()) if (this.scopesOf(repo).length > 0) repos.push(repo);
+      return repos;
+    }
+    const repos: string[] = [];
+    for (const [repo, settings] of Object.entries(this.#options.repos ?? {})) {
+      if (limited(settings.maxSize) && (await provider.repositoryExists(repo))) repos.push(repo);
+    }
+    return repos;
+  }
+
+  /** The limited spaces a repository counts towards. */
+  scopesOf(repo: string): Scope[] {
+    const scopes: Scope[] = [];
+    if (this.#total) scopes.push(this.#total);
+    const owner = ownerOf(repo);
+    const userLimit = owner !== undefined ? this.#options.users?.[owner]?.maxSize : undefined;
+    if (owner !== undefined && limited(userLimit)) scopes.push(this.#scope(`user:${owner}`, `user ${owner}`, userLimit));
+    const repoLimit = this.#options.repos?.[repo]?.maxSize;
+    if (limited(repoLimit)) scopes.push(this.#scope(`repo:${repo}`, `repository ${JSON.stringify(repo)}`, repoLimit));
+    return scopes;
+  }
+
+  #scope(key: string, label: string, limit: number): Scope {
+    let scope = this.#scopes.get(key);
+    if (!scope) this.#scopes.set(key, (scope = { label, limit, used: 0 }));
+    return scope;
+  }
+
+  /** Bytes counted against the whole store (stored + reserved), when --max-size is set. */
+  get used(): number | undefined {
+    return this.#total?.used;
+  }
+
+  authorize(access: Access): void {
+    if (access.op !== 'write') return;
+    const size = access.size;
+    if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+      throw new StorageError(StorageErrorCode.INVALID_INPUT, 'an upload must announce its Content-Length when a quota is set');
+    }
+    const scopes = this.scopesOf(access.repo);
+    for (const scope of scopes) {
+      if (scope.used + size > scope.limit) {
+        throw new StorageError(
+          StorageErrorCode.INSUFFICIENT_STORAGE,
+          `upload of ${size} bytes would exceed the quota of ${scope.label}: ${scope.used} of ${scope.limit} bytes used`,
+        );
+      }
+    }
+    for (const scope of scopes) scope.used += size;
+    this.#reserved.set(access, size);
+  }
+
+  written(access: Access, size: number): void {
+    const reserved = this.#reserved.get(access);
+    this.#reserved.delete(access);
+    this.#add(access.repo, size - (reserved ?? 0));
+  }
+
+  writeFailed(access: Access): void {
+    const reserved = this.#reserved.get(access);
+    if (reserved === undefined) return;
+    this.#reserved.delete(access);
+    this.#add(access.repo, -reserved);
+  }
+
+  deleted(access: Access, size: number): void {
+    this.#add(access.repo, -size);
+  }
+
+  #add(repo: string, bytes: number): void {
+    if (bytes === 0) return;
+    for (const scope of this.scopesOf(repo)) scope.used = Math.max(0, scope.used + bytes);
+  }
+}

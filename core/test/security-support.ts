@@ -1,0 +1,80 @@
+/**
+ * Shared by the auth, policies, metrics, access-log and listen tests: a real server
+ * (createServer + the local backend) on a loopback port, temp dirs, htpasswd files
+ * made by the real `htpasswd`, and a few request helpers.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import local from 'pyrestserver-backend-local';
+import { createServer, type ServerOptions, type StorageProvider } from '../src/index.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export async function tempDir(t: TestContext, prefix = 'pyrs-sec-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Add or update a user in an htpasswd file with the real `htpasswd` (-B, -s or -m). */
+export function htpasswd(file: string, user: string, password: string, flag: '-B' | '-s' | '-m' | '-p' | '-d' = '-B', create = false): void {
+  const args = ['-b', ...(create ? ['-c'] : []), flag, ...(flag === '-B' ? ['-C', '4'] : []), file, user, password];
+  execFileSync('htpasswd', args, { stdio: 'ignore' });
+}
+
+export const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+export const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
+
+export interface TestServer {
+  app: FastifyInstance;
+  url: string;
+  root: string;
+  provider: StorageProvider;
+}
+
+/** createServer over the real local backend in a temp dir, listening on 127.0.0.1:0, closed after the test. */
+export async function startServer(
+  t: TestContext,
+  options: Partial<ServerOptions> = {},
+  root?: string,
+): Promise<TestServer> {
+  const dir = root ?? (await tempDir(t));
+  const provider = await local.create({ path: dir }, { logger: silentLogger, groupAccessible: false });
+  const app = await createServer({ provider, auth: { kind: 'none' }, ...options });
+  t.after(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  return { app, url: `http://127.0.0.1:${port}`, root: dir, provider };
+}
+
+/** A blob's URL path and body: 64-hex name = SHA-256 of its content. */
+export function blob(content: string | Buffer) {
+  const body = Buffer.isBuffer(content) ? content : Buffer.from(content);
+  return { name: sha256(body), body };
+}
+
+/**
+ * Send only the headers of an upload (huge Content-Length, no body) and resolve with
+ * the response the server sends without waiting for the body.
+ */
+export function headersOnlyUpload(url: string, headers: Record<string, string>): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers } });
+    req.once('response', (res) => {
+      res.resume();
+      resolve(res);
+      req.destroy();
+    });
+    req.once('error', reject);
+    req.flushHeaders();
+  });
+}
