@@ -1,6 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { StorageProvider } from '../storage/types.js';
 import type { Policy } from '../policies/types.js';
+import { ALLOWED_METHODS, parseRoute } from './paths.js';
+import { PolicyChain } from './policy-chain.js';
+import { createHandlers } from './handlers.js';
+import { replyWithError, sendStatus } from './replies.js';
 
 export interface ProtocolOptions {
   provider: StorageProvider;
@@ -8,5 +12,46 @@ export interface ProtocolOptions {
   verifyUpload: boolean;
 }
 
-/** All restic REST routes as one Fastify plugin. (To be written: see issue 2.) */
-export const registerProtocol: FastifyPluginAsync<ProtocolOptions> = async () => {};
+/**
+ * All restic REST routes as one Fastify plugin (encapsulated: its body handling and
+ * error handler apply to these routes only).
+ *
+ * One wildcard route takes every method and path; `parseRoute` decides what the path
+ * is, from its end, and refuses anything unsafe before a provider is involved. Known
+ * paths with another method get 405 and `Allow`; unknown paths 404.
+ */
+export const registerProtocol: FastifyPluginAsync<ProtocolOptions> = async (app, options) => {
+  const handlers = createHandlers({
+    provider: options.provider,
+    policies: new PolicyChain(options.policies),
+    verifyUpload: options.verifyUpload,
+  });
+
+  // Bodies are never parsed or buffered: the upload handler streams them itself.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  app.setErrorHandler(replyWithError);
+
+  app.all('/*', { exposeHeadRoute: false }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = parseRoute(request.url);
+    if (route.kind === 'error') return sendStatus(reply, route.status);
+    const method = request.method;
+    switch (route.kind) {
+      case 'repo':
+        if (method === 'POST') return handlers.createRepository(route, request, reply);
+        break;
+      case 'list':
+        if (method === 'GET') return handlers.list(route, request, reply);
+        break;
+      case 'config':
+      case 'file':
+        if (method === 'GET') return handlers.read(route, request, reply);
+        if (method === 'HEAD') return handlers.stat(route, request, reply);
+        if (method === 'POST') return handlers.write(route, request, reply);
+        if (method === 'DELETE') return handlers.remove(route, request, reply);
+        break;
+    }
+    reply.header('allow', ALLOWED_METHODS[route.kind]);
+    return sendStatus(reply, 405);
+  });
+};
