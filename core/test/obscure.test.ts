@@ -2,39 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { obscure, reveal, tryReveal } from '../src/config/obscure.js';
-
-const KEY_HEX = '0a34b62682e9bae989fc36e770382b38f598f3ceff418e241da459fc801c7863';
-
-/**
- * PyRestServer's side, independently: vaultconfig's Obscurer (Python `cryptography`,
- * the library vaultconfig uses) with PyRestServer's key. Reads JSON commands on stdin.
- */
-const PYTHON = `
-import base64, json, os, sys
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-key = bytes.fromhex(${JSON.stringify(KEY_HEX)})
-def crypt(data, iv):
-    e = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    return e.update(data) + e.finalize()
-def obscure(p):
-    if not p: return ""
-    iv = os.urandom(16)
-    return base64.urlsafe_b64encode(iv + crypt(p.encode("utf-8"), iv)).decode("ascii").rstrip("=")
-def reveal(o):
-    if not o: return ""
-    raw = base64.urlsafe_b64decode((o + "=" * ((4 - len(o) % 4) % 4)).encode("ascii"))
-    if len(raw) < 16: raise ValueError("Input too short - is it obscured?")
-    return crypt(raw[16:], raw[:16]).decode("utf-8")
-req = json.load(sys.stdin)
-print(json.dumps({"obscured": [obscure(v) for v in req["obscure"]], "revealed": [reveal(v) for v in req["reveal"]]}))
-`;
-
-function python(req: { obscure: string[]; reveal: string[] }): { obscured: string[]; revealed: string[] } {
-  const run = spawnSync('python3', ['-c', PYTHON], { input: JSON.stringify(req), encoding: 'utf8' });
-  assert.equal(run.error, undefined, 'python3 must be installed');
-  assert.equal(run.status, 0, `python3 failed: ${run.stderr}`);
-  return JSON.parse(run.stdout);
-}
+import { KEY_HEX, pyObscure, pyReveal } from './vaultconfig.js';
 
 function openssl(args: string[], input: Buffer): Buffer {
   const run = spawnSync('openssl', ['enc', '-aes-256-ctr', '-K', KEY_HEX, ...args], { input });
@@ -46,14 +14,13 @@ function openssl(args: string[], input: Buffer): Buffer {
 const SAMPLES = ['api-key-123', 'pässwörd 🔑', 'x', 'a much longer secret value that spans several AES blocks, 0123456789'];
 
 test('values obscured by PyRestServer (vaultconfig scheme) reveal here', () => {
-  const { obscured } = python({ obscure: SAMPLES, reveal: [] });
-  assert.deepEqual(obscured.map(reveal), SAMPLES);
+  assert.deepEqual(pyObscure(SAMPLES).map(reveal), SAMPLES);
 });
 
 test('values obscured here reveal in PyRestServer (vaultconfig scheme)', () => {
   const mine = SAMPLES.map(obscure);
   for (const value of mine) assert.match(value, /^[A-Za-z0-9_-]+$/);
-  assert.deepEqual(python({ obscure: [], reveal: mine }).revealed, SAMPLES);
+  assert.deepEqual(pyReveal(mine), SAMPLES);
 });
 
 test('openssl decrypts what obscure writes: IV first, then AES-256-CTR ciphertext', () => {
