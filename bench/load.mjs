@@ -194,7 +194,7 @@ async function runPhase({ phase, size, count, concurrency, op, options, sampler 
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   const seconds = (performance.now() - started) / 1000;
-  const { serverCpuPct, clientCpuPct } = cpu.lap(seconds);
+  const { serverCpuPct, clientCpuPct, otherCpuPct } = cpu.lap(seconds);
   return {
     phase,
     blobSize: size.size,
@@ -208,6 +208,7 @@ async function runPhase({ phase, size, count, concurrency, op, options, sampler 
     mbPerSec: bytes > 0 ? bytes / MB / seconds : undefined,
     serverCpuPct,
     clientCpuPct,
+    otherCpuPct,
     peakRssBytes: sampler ? sampler.takeWindow() : undefined,
     large: size.large,
   };
@@ -241,10 +242,11 @@ function render(result) {
     p.errors ? `${p.errors} (${p.firstError})` : '0',
     fixed(p.serverCpuPct, 0),
     fixed(p.clientCpuPct, 0),
+    fixed(p.otherCpuPct, 0),
     p.peakRssBytes === undefined ? undefined : mib(p.peakRssBytes),
   ]);
   const table = formatTable(
-    ['phase', 'ok/requested', 'seconds', 'ops/s', 'MB/s', 'errors', 'srv CPU%', 'client CPU%', 'srv peak RSS MiB'],
+    ['phase', 'ok/requested', 'seconds', 'ops/s', 'MB/s', 'errors', 'srv CPU%', 'client CPU%', 'others CPU%', 'srv peak RSS MiB'],
     rows,
   );
   const lines = [`load benchmark against ${result.url}  (MB = 10^6 bytes; CPU% 100 = one core)`, table];

@@ -70,7 +70,9 @@ async function main(argv) {
 
   const runs = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const name of options.servers) {
+    // A B, then B A, ...: a drift in machine load over the run hits every server alike.
+    const order = round % 2 ? options.servers : [...options.servers].reverse();
+    for (const name of order) {
       log(`round ${round}/${options.rounds}: ${SERVERS[name].label}`);
       runs.push({ server: name, round, ...(await benchServer(name, options)) });
     }
@@ -134,7 +136,7 @@ async function benchServer(name, options) {
     ]);
     const failed = !load.ok || !restic.ok || server.exited();
     if (failed) log(`${name}: failures; server log tail:\n${tail(join(work, 'server.log'))}`);
-    return { failed, load: load.result, restic: restic.result };
+    return { failed, loadAverage: os.loadavg()[0], load: load.result, restic: restic.result };
   } finally {
     await server.stop();
     await rm(work, { recursive: true, force: true });
@@ -300,6 +302,7 @@ function renderReport(options, machine, runs) {
     phase,
     ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).serverCpuPct), 0)),
     ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).clientCpuPct), 0)),
+    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).otherCpuPct), 0)),
   ]);
 
   const steps = runs.find((r) => r.restic)?.restic.steps.map((s) => s.step) ?? [];
@@ -316,6 +319,7 @@ function renderReport(options, machine, runs) {
     rssRow('VmHWM at end', (r) => r.restic.vmHwmBytes ?? r.load.vmHwmBytes),
   ];
   const largeRss = medianOf(runs, first, (r) => r.load.peakRssLargeBytes);
+  const loadAverages = runs.map((r) => `${r.server} round ${r.round}: ${fixed(r.loadAverage, 1)}`).join(', ');
 
   const dataset = runs.find((r) => r.restic)?.restic.dataset;
   const labels = servers.map((s) => SERVERS[s].label);
@@ -324,14 +328,18 @@ function renderReport(options, machine, runs) {
     '',
     `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.`,
     `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, ${machine.kernel}; ${machine.node}; ${machine.restic}; ${machine.rclone}; temp dir on: ${machine.tmpDisk}.`,
+    `1-minute load average at the end of each server's run (other work on the machine shows here): ${loadAverages}.`,
     '',
     '### Load (bench/load.mjs), higher is better',
     '',
     markdownTable(['phase', ...servers, ...(ratioHeader ? [ratioHeader] : []), 'rest-server ref', `${first} vs ref`], loadRows),
     '',
-    '### CPU during the load phases (% of one core)',
+    `### CPU during the load phases (% of one core; ${machine.nproc} cores in all; "others" = other processes on the machine)`,
     '',
-    markdownTable(['phase', ...servers.map((s) => `${s} server`), ...servers.map((s) => `client vs ${s}`)], cpuRows),
+    markdownTable(
+      ['phase', ...servers.map((s) => `${s} server`), ...servers.map((s) => `client vs ${s}`), ...servers.map((s) => `others during ${s}`)],
+      cpuRows,
+    ),
     '',
     `### restic (bench/restic.mjs), seconds, lower is better${dataset ? `: ${dataset.files} files, ${mib(dataset.bytes)} MiB` : ''}`,
     '',

@@ -68,21 +68,37 @@ export function startRssSampler(pid, intervalMs = 50) {
   return sampler;
 }
 
-/** CPU seconds of `pid` and of this process, to turn into percentages over a phase. */
+/** CPU seconds used by the whole machine so far (all CPUs, idle and iowait excluded). */
+export function readMachineBusySeconds() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = ticks;
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
+/**
+ * CPU seconds of `pid`, of this process and of the rest of the machine, to turn into percentages
+ * over a phase: "others" shows work that competed with the benchmark for the CPUs.
+ */
 export function cpuMeter(pid) {
-  const read = () => ({
-    server: pid ? safe(() => readCpuSeconds(pid)) : undefined,
-    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-  });
+  const read = () => {
+    const usage = process.cpuUsage();
+    return {
+      server: pid ? safe(() => readCpuSeconds(pid)) : undefined,
+      client: (usage.user + usage.system) / 1e6,
+      machine: safe(readMachineBusySeconds),
+    };
+  };
   let last = read();
   return {
-    /** CPU % (100 = one core) of the server and of this client since the previous call. */
+    /** CPU % (100 = one core) of the server, this client and all other processes since the previous call. */
     lap(seconds) {
       const now = read();
-      const pct = (a, b) => (a === undefined || b === undefined ? undefined : ((a - b) / seconds) * 100);
-      const result = { serverCpuPct: pct(now.server, last.server), clientCpuPct: pct(now.client, last.client) };
+      const pct = (key) => (now[key] === undefined || last[key] === undefined ? undefined : ((now[key] - last[key]) / seconds) * 100);
+      const serverCpuPct = pct('server');
+      const clientCpuPct = pct('client');
+      const otherCpuPct = Math.max(0, pct('machine') - (serverCpuPct ?? 0) - clientCpuPct);
       last = now;
-      return result;
+      return { serverCpuPct, clientCpuPct, otherCpuPct };
     },
   };
 }
