@@ -1,0 +1,159 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { removeDir, tempDir } from './tmp.js';
+
+/** The workspace root and the CLI entry point the e2e tests run. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
+
+let built = false;
+
+/**
+ * Run `pnpm run build` at the workspace root once per test process, so `cli/dist` is the
+ * current source. tsc emits even with type errors (type checks have their own step), so
+ * a failed build only fails here when the CLI entry point is missing afterwards.
+ */
+export function ensureBuilt(): void {
+  if (built) return;
+  const result = spawnSync('pnpm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000 });
+  if (!existsSync(CLI_BIN)) {
+    throw new Error(`build did not produce ${CLI_BIN}:\n${result.stdout}\n${result.stderr}`);
+  }
+  built = true;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface CliServerOptions {
+  /** Subcommand and its first arguments; default `['serve']`. */
+  command?: string[];
+  /** Extra arguments (e.g. `--htpasswd-file F`, `--tls --tls-cert C --tls-key K`, `--append-only`). */
+  args?: string[];
+  /** Add `--no-auth` (default true). */
+  noAuth?: boolean;
+  /** `--path`: a given folder (kept), a fresh temporary one (default, removed on stop), or false for none. */
+  path?: string | false;
+  /** Extra environment for the server process. */
+  env?: NodeJS.ProcessEnv;
+  /** URL scheme of `url` (`https` with `--tls`). Default http. */
+  scheme?: 'http' | 'https';
+  /** How long to wait for the port to accept connections. Default 20 s. */
+  startTimeoutMs?: number;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliServer {
+  /** e.g. `http://127.0.0.1:PORT` (no trailing slash). */
+  readonly url: string;
+  readonly port: number;
+  /** The `--path` folder, if any. */
+  readonly path: string | undefined;
+  readonly child: ChildProcess;
+  /** Everything the server wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<ExitStatus>;
+  /** Send `signal` (default SIGTERM), wait for the exit, remove a temporary `--path`. */
+  stop(signal?: NodeJS.Signals): Promise<ExitStatus>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Spawn `node cli/dist/bin.js serve --listen 127.0.0.1:PORT [--path DIR] [--no-auth] ...args`
+ * on a free port and wait until the port accepts connections. Call `ensureBuilt()` first.
+ */
+export async function startCli(options: CliServerOptions = {}): Promise<CliServer> {
+  const port = await freePort();
+  const ownPath = options.path === undefined ? await tempDir('pyrs-cli-data-') : undefined;
+  const path = ownPath ?? (options.path === false ? undefined : options.path);
+  const args = [
+    CLI_BIN,
+    ...(options.command ?? ['serve']),
+    '--listen',
+    `127.0.0.1:${port}`,
+    ...(path !== undefined ? ['--path', path] : []),
+    ...(options.noAuth === false ? [] : ['--no-auth']),
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    });
+  });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const status = await exited;
+    if (ownPath !== undefined) await removeDir(ownPath);
+    return status;
+  };
+
+  try {
+    await waitForPort(port, exited, options.startTimeoutMs ?? 20_000);
+  } catch (err) {
+    await stop('SIGKILL');
+    throw new Error(`${(err as Error).message}\nserver output:\n${out}`);
+  }
+  return {
+    url: `${options.scheme ?? 'http'}://127.0.0.1:${port}`,
+    port,
+    path,
+    child,
+    output: () => out,
+    exited,
+    stop,
+  };
+}
+
+async function waitForPort(port: number, exited: Promise<ExitStatus>, timeoutMs: number): Promise<void> {
+  let gone: ExitStatus | undefined;
+  void exited.then((s) => (gone = s));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (gone) throw new Error(`server exited before listening (code ${gone.code}, signal ${gone.signal})`);
+    if (await canConnect(port)) return;
+    if (Date.now() > deadline) throw new Error(`server did not listen on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
