@@ -1,0 +1,54 @@
+/** A provider over a fresh emulator, with retries that record their delays instead of sleeping. */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createDrimeProvider, type DrimeOptions, type DrimeProvider } from '../../src/index.js';
+import { DrimeEmulator, type EmulatorOptions } from './emulator.js';
+
+export interface Harness {
+  emulator: DrimeEmulator;
+  provider: DrimeProvider;
+  /** Every retry delay asked for (ms), in order. */
+  delays: number[];
+  /** Everything logged (pino JSON lines). */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A pino logger writing JSON lines into `lines`, at every level. */
+export function capturingLogger(lines: string[]) {
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return pino({ level: 'trace' }, sink);
+}
+
+export async function startHarness(
+  options: { emulator?: EmulatorOptions; provider?: Partial<DrimeOptions> } = {},
+): Promise<Harness> {
+  const emulator = await DrimeEmulator.start(options.emulator);
+  const delays: number[] = [];
+  const logs: string[] = [];
+  try {
+    const provider = await createDrimeProvider(
+      { api_key: emulator.apiKey, api_url: emulator.url, retry_delay: 10, ...options.provider },
+      { logger: capturingLogger(logs) },
+      { sleep: async (ms) => void delays.push(ms) },
+    );
+    return {
+      emulator,
+      provider,
+      delays,
+      logs,
+      async close() {
+        await provider.close();
+        await emulator.close();
+      },
+    };
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+}
