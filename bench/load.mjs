@@ -23,6 +23,7 @@ const USAGE = `usage: node bench/load.mjs --url URL [options]
   --lists N              list requests per blob size (default 50)
   --duration S           at most S seconds per phase; a phase stops issuing requests then (default 30)
   --warmup N             untimed warm-up cycle with N 4 KiB blobs first; 0 skips it (default 500)
+  --sizes LIST           blob sizes to run, from 8MiB,4KiB (default both)
   --json                 print the results as JSON instead of a table`;
 
 const SIZES = [
@@ -46,7 +47,7 @@ async function main(argv) {
       await runSize(client, small, generateBlobs(small.size, options.warmup), { ...options, passes: 1, lists: 2 }, sampler);
     }
     const phases = [];
-    for (const spec of SIZES) {
+    for (const spec of SIZES.filter((s) => options.sizes.includes(s.label))) {
       const blobs = generateBlobs(spec.size, options[spec.countOption]);
       phases.push(...(await runSize(client, spec, blobs, options, sampler)));
     }
@@ -68,8 +69,12 @@ function parseOptions(argv) {
     lists: { type: 'string', default: '50' },
     duration: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '500' },
+    sizes: { type: 'string', default: SIZES.map((s) => s.label).join(',') },
   });
-  const { integer } = parsed;
+  const { values, fail, integer } = parsed;
+  const sizes = values.sizes.split(',');
+  const unknown = sizes.filter((label) => !SIZES.some((s) => s.label === label));
+  if (unknown.length) fail(`unknown blob size(s) ${unknown.join(', ')}; known: ${SIZES.map((s) => s.label).join(', ')}`);
   return {
     ...targetValues(parsed),
     count: integer('count'),
@@ -78,6 +83,7 @@ function parseOptions(argv) {
     lists: integer('lists'),
     durationMs: integer('duration') * 1000,
     warmup: integer('warmup', 0),
+    sizes,
   };
 }
 

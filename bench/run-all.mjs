@@ -22,12 +22,14 @@ const OURS_BIN = join(ROOT, 'cli', 'dist', 'bin.js');
 const SERVERS = {
   ours: {
     label: 'pyrestserver',
-    argv: (dir, port) => [process.execPath, OURS_BIN, 'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth'],
+    argv: (dir, port, nodeFlags = []) => [
+      process.execPath, ...nodeFlags, OURS_BIN, 'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
+    ],
     missing: () => (existsSync(OURS_BIN) ? undefined : `${OURS_BIN} does not exist: run \`pnpm run build\` first`),
   },
   'ours-noverify': {
     label: 'pyrestserver --no-verify-upload',
-    argv: (dir, port) => [...SERVERS.ours.argv(dir, port), '--no-verify-upload'],
+    argv: (dir, port, nodeFlags) => [...SERVERS.ours.argv(dir, port, nodeFlags), '--no-verify-upload'],
     missing: () => SERVERS.ours.missing(),
   },
   rclone: {
@@ -55,6 +57,7 @@ const USAGE = `usage: node bench/run-all.mjs [options]
   --quick            small counts and a 20 MiB data set, for a smoke test
   --count, --large-count, --passes, --lists, --duration, --warmup   passed to load.mjs
   --size-mib, --seed                                                 passed to restic.mjs
+  --profile          run our server under node --cpu-prof (profiles in .bench/profiles/<time>/)
   --out FILE         raw results as JSON (default .bench/results-<time>.json)`;
 
 async function main(argv) {
@@ -83,6 +86,7 @@ async function main(argv) {
   await mkdir(dirname(options.out), { recursive: true });
   await writeFile(options.out, `${JSON.stringify({ date: new Date().toISOString(), machine, options, runs }, null, 2)}\n`);
   log(`raw results: ${options.out}`);
+  if (options.profile) log(`CPU profiles of our server: ${options.profile} (summarize: node bench/cpuprofile-top.mjs FILE)`);
   return runs.some((r) => r.failed) ? 1 : 0;
 }
 
@@ -94,6 +98,7 @@ function parseOptions(argv) {
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     data: { type: 'string', default: join(ROOT, '.bench', 'dataset') },
+    profile: { type: 'boolean', default: false },
     ...Object.fromEntries(passed.map((name) => [name, { type: 'string' }])),
   });
   const servers = values.servers.split(',').filter(Boolean);
@@ -111,6 +116,7 @@ function parseOptions(argv) {
     rounds: integer('rounds'),
     quick: values.quick,
     data: values.data,
+    profile: values.profile ? join(ROOT, '.bench', 'profiles', stamp) : undefined,
     out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
     load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
     restic: { 'size-mib': '200', seed: '1', ...pick(['size-mib', 'seed']) },
@@ -126,7 +132,8 @@ async function benchServer(name, options) {
   const work = await mkdtemp(join(os.tmpdir(), `pyrestserver-bench-${name}-`));
   const dataDir = join(work, 'data');
   await mkdir(dataDir);
-  const server = await startServer(SERVERS[name].argv(dataDir, await freePort()), join(work, 'server.log'));
+  const nodeFlags = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : [];
+  const server = await startServer(SERVERS[name].argv(dataDir, await freePort(), nodeFlags), join(work, 'server.log'));
   const base = `http://127.0.0.1:${server.port}`;
   try {
     const toArgs = (record) => Object.entries(record).flatMap(([key, value]) => [`--${key}`, value]);

@@ -17,19 +17,25 @@ export function targetValues({ values, fail, integer }) {
 }
 
 /**
- * Parses `argv` against `options` (node:util parseArgs, string-typed numbers) plus --help.
- * Returns { values, fail, integer }: `fail(message)` prints it with `usage` and exits 2;
+ * Parses `argv` against `options` (node:util parseArgs, string-typed numbers) plus --help;
+ * positional arguments only when `positionals` is true. Returns { values, positionals, fail,
+ * integer }: `fail(message)` prints it with `usage` and exits 2;
  * `integer(name, min)` reads option `name` as an integer >= min (undefined when absent).
  * --help prints `usage` and exits 0.
  */
-export function parseCommandLine(script, usage, argv, options) {
+export function parseCommandLine(script, usage, argv, options, { positionals: allowPositionals = false } = {}) {
   const fail = (message) => {
     console.error(`${script}: ${message}\n${usage}`);
     process.exit(2);
   };
   let values;
+  let positionals;
   try {
-    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+    }));
   } catch (err) {
     fail(err.message);
   }
@@ -43,7 +49,7 @@ export function parseCommandLine(script, usage, argv, options) {
     if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${values[name]}"`);
     return n;
   };
-  return { values, fail, integer };
+  return { values, positionals, fail, integer };
 }
 
 /** Runs `main(argv)` as the script's body: its result is the exit code; an error prints one line. */

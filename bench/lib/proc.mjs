@@ -1,6 +1,7 @@
 // Reading a process's memory and CPU time from /proc (Linux), and sampling its RSS.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 
 const CLK_TCK = clockTicks();
 
@@ -96,7 +97,8 @@ export function cpuMeter(pid) {
       const pct = (key) => (now[key] === undefined || last[key] === undefined ? undefined : ((now[key] - last[key]) / seconds) * 100);
       const serverCpuPct = pct('server');
       const clientCpuPct = pct('client');
-      const otherCpuPct = Math.max(0, pct('machine') - (serverCpuPct ?? 0) - clientCpuPct);
+      const others = pct('machine') - (serverCpuPct ?? 0) - clientCpuPct;
+      const otherCpuPct = Math.min(availableParallelism() * 100, Math.max(0, others));
       last = now;
       return { serverCpuPct, clientCpuPct, otherCpuPct };
     },
