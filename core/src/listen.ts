@@ -1,6 +1,6 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { FastifyInstance, FastifyListenOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ConfigError, ConfigErrorCode } from './errors.js';
 
 /** The first file descriptor systemd passes (SD_LISTEN_FDS_START). */
@@ -17,6 +17,29 @@ export function systemdListenFds(env: NodeJS.ProcessEnv = process.env, pid = pro
   delete env.LISTEN_FDS;
   delete env.LISTEN_FDNAMES;
   return Number.isInteger(count) && count > 0 ? count : 0;
+}
+
+/**
+ * Serve on the socket systemd passed as fd 3. Node's server.listen() takes it directly;
+ * Fastify's listen() cannot (it reads the address of what it bound, and a passed unix
+ * socket has none), so the app is made ready and its server listens itself. Closing
+ * the app closes the server as usual.
+ */
+async function listenOnSystemdSocket(app: FastifyInstance): Promise<string> {
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject);
+    app.server.listen({ fd: SD_LISTEN_FDS_START }, () => {
+      app.server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: unknown) => Promise.reject(listenError('the socket passed by systemd', err)));
+  const address = app.server.address();
+  const where =
+    address === null || typeof address === 'string'
+      ? 'a unix socket'
+      : `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return `${where} (systemd socket activation, fd ${SD_LISTEN_FDS_START})`;
 }
 
 /** True when a server accepts connections on the unix socket at `path`. */
@@ -86,15 +109,7 @@ export async function listen(app: FastifyInstance, spec: string): Promise<string
   if (fds > 1) {
     throw new ConfigError(ConfigErrorCode.LISTEN, `systemd passed ${fds} sockets; expected one`);
   }
-  if (fds === 1) {
-    // Fastify hands these options to Node's server.listen(), which takes `fd` (Fastify's
-    // type lacks it). `host` keeps Fastify from binding localhost's other addresses too.
-    const fromSystemd = { fd: SD_LISTEN_FDS_START, host: '0.0.0.0' } as unknown as FastifyListenOptions;
-    const address = await app
-      .listen(fromSystemd)
-      .catch((err: unknown) => Promise.reject(listenError('the socket passed by systemd', err)));
-    return `${address} (systemd socket activation)`;
-  }
+  if (fds === 1) return listenOnSystemdSocket(app);
 
   if (spec.startsWith('unix:')) {
     const path = spec.slice('unix:'.length);

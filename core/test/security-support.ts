@@ -78,3 +78,15 @@ export function headersOnlyUpload(url: string, headers: Record<string, string>):
     req.flushHeaders();
   });
 }
+
+/** A self-signed certificate for 127.0.0.1 and localhost made by the real `openssl`. */
+export function selfSignedCert(dir: string, name = 'server'): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  return { cert, key };
+}
