@@ -2,12 +2,14 @@
  * Reading folders: the files of one type (with sizes), and the repositories of a store.
  *
  * `data/` spreads its files over 256 subfolders. They are read a few at a time, ahead of
- * the consumer, and the files of each are stat'ed with bounded parallelism, so 100,000
- * blobs list in a fraction of a second while memory stays bounded by the window.
+ * the consumer, and their files' sizes are read as the filesystem allows best (see Sizer),
+ * so 100,000 blobs list in a fraction of a second while memory stays bounded by the window.
  * Only regular files with a valid restic name are listed: temporary upload files and
  * anything else a person may have put there are skipped.
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import path from 'node:path';
 import type { FileInfo } from '@pyrestserver/core';
 import { errnoOf } from './fs-errors.js';
@@ -16,12 +18,55 @@ import { isBlobName, isBlobType } from './layout.js';
 
 /** Subfolders of `data/` being read ahead of the consumer. */
 const SUBDIR_WINDOW = 8;
-/** stat() calls in flight per folder. */
+/** Longest stretch of synchronous stat() calls before the event loop gets a turn. */
+const SLICE_MS = 2;
+/** Average stat() time above which the filesystem is taken as remote (NFS, FUSE). */
+const SLOW_STAT_MS = 0.2;
+/** Time spent in synchronous stat() before judging the filesystem. */
+const JUDGE_AFTER_MS = 50;
+/** stat() calls in flight per folder on such a filesystem. */
 const STAT_PARALLELISM = 32;
 
-/** Name and size of every restic file directly in `dir`. Files removed meanwhile are left out. */
-export async function filesIn(dir: string): Promise<FileInfo[]> {
-  const names = (await entriesOf(dir)).filter((e) => e.isFile() && isBlobName(e.name)).map((e) => e.name);
+/**
+ * Sizes of files, read the quick way for the filesystem at hand. On a local disk a
+ * synchronous stat() costs about a microsecond, while an asynchronous one pays a thread-pool
+ * round trip tens of times that, so stats run synchronously in slices of at most SLICE_MS,
+ * giving the event loop a turn between slices. When stats turn out slow (a network
+ * filesystem), the rest of the listing switches to parallel asynchronous stats, which hide
+ * latency instead of blocking. One Sizer serves one listing.
+ */
+class Sizer {
+  private slow = false;
+  private statCount = 0;
+  private statMs = 0;
+
+  async sizes(dir: string, names: readonly string[]): Promise<FileInfo[]> {
+    const infos: FileInfo[] = [];
+    let i = 0;
+    while (i < names.length && !this.slow) {
+      const started = performance.now();
+      const first = i;
+      do {
+        const name = names[i++]!;
+        const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
+        if (st) infos.push({ name, size: st.size });
+      } while (i < names.length && performance.now() - started < SLICE_MS);
+      this.account(i - first, performance.now() - started);
+      await setImmediate();
+    }
+    if (i < names.length) infos.push(...(await statInParallel(dir, names.slice(i))));
+    return infos;
+  }
+
+  /** Judged on the average over the listing so far, so one hiccup (writeback, a busy CPU) does not count. */
+  private account(stats: number, ms: number): void {
+    this.statCount += stats;
+    this.statMs += ms;
+    if (this.statMs >= JUDGE_AFTER_MS && this.statMs / this.statCount > SLOW_STAT_MS) this.slow = true;
+  }
+}
+
+async function statInParallel(dir: string, names: readonly string[]): Promise<FileInfo[]> {
   const infos: (FileInfo | undefined)[] = new Array(names.length);
   let next = 0;
   const worker = async () => {
@@ -39,10 +84,17 @@ export async function filesIn(dir: string): Promise<FileInfo[]> {
   return infos.filter((info): info is FileInfo => info !== undefined);
 }
 
+/** Name and size of every restic file directly in `dir`. Files removed meanwhile are left out. */
+async function filesIn(dir: string, sizer: Sizer): Promise<FileInfo[]> {
+  const names = (await entriesOf(dir)).filter((e) => e.isFile() && isBlobName(e.name)).map((e) => e.name);
+  return sizer.sizes(dir, names);
+}
+
 /** Every restic file of a type folder; for `data`, across its subfolders. */
 export async function* filesOfType(typeDir: string, sharded: boolean): AsyncGenerator<FileInfo> {
+  const sizer = new Sizer();
   if (!sharded) {
-    yield* await filesIn(typeDir);
+    yield* await filesIn(typeDir, sizer);
     return;
   }
   const subdirs = (await entriesOf(typeDir)).filter((e) => e.isDirectory()).map((e) => path.join(typeDir, e.name));
@@ -50,7 +102,7 @@ export async function* filesOfType(typeDir: string, sharded: boolean): AsyncGene
   let next = 0;
   const refill = () => {
     while (pending.length < SUBDIR_WINDOW && next < subdirs.length) {
-      const listing = filesIn(subdirs[next++]!);
+      const listing = filesIn(subdirs[next++]!, sizer);
       listing.catch(() => {}); // rejections are raised when awaited below
       pending.push(listing);
     }

@@ -155,8 +155,9 @@ export class LocalProvider implements StorageProvider {
   private async prepareDir(repo: string, dir: string): Promise<void> {
     const repoDir = this.layout.repoDir(repo);
     if (dir === repoDir || !(await this.isDir(repoDir))) throw notFound(`repository ${JSON.stringify(repo)}`);
-    await makeDir(path.dirname(dir), this.modes.dir);
-    if (path.dirname(dir) !== repoDir) await makeDir(dir, this.modes.dir);
+    // `dir` is `{repo}/{type}` or `{repo}/data/{xx}`.
+    if (path.dirname(dir) !== repoDir) await makeDir(path.dirname(dir), this.modes.dir);
+    await makeDir(dir, this.modes.dir);
   }
 
   private async isDir(p: string): Promise<boolean> {
