@@ -1,12 +1,12 @@
 // A deterministic data set for restic benchmarks: many small files, some medium, a few large.
-// Sizes come from a seeded PRNG and contents from an AES-256-CTR keystream keyed by the seed, so the
-// same (sizeMiB, seed) always gives the same bytes, and reruns compare.
+// Sizes and contents come from AES-256-CTR keystreams keyed by the seed, so the same
+// (sizeMiB, seed) always gives the same files and bytes, and reruns compare.
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
-const FORMAT = 2;
+const FORMAT = 3;
 const KiB = 2 ** 10;
 const MiB = 2 ** 20;
 
@@ -19,7 +19,7 @@ const CLASSES = [
 
 /** The files ({ path, size }, path relative to the tree) of the data set for `sizeMiB` and `seed`. */
 export function planDataset({ sizeMiB, seed }) {
-  const random = mulberry32(seed);
+  const random = seededRandom(seedKey(seed));
   const files = [];
   for (const cls of CLASSES) {
     let budget = Math.round(sizeMiB * MiB * cls.share);
@@ -48,7 +48,7 @@ export async function ensureDataset(root, spec) {
   }
   await rm(tree, { recursive: true, force: true });
   const files = planDataset(spec);
-  const key = createHash('sha256').update(`pyrestserver-bench:${spec.seed}`).digest();
+  const key = seedKey(spec.seed);
   for (const [index, file] of files.entries()) await writeFileContent(join(tree, file.path), file.size, key, index);
   const bytes = files.reduce((n, f) => n + f.size, 0);
   const digest = await treeDigest(tree);
@@ -58,6 +58,27 @@ export async function ensureDataset(root, spec) {
 
 function sameSpec(a, b) {
   return a.format === b.format && a.sizeMiB === b.sizeMiB && a.seed === b.seed;
+}
+
+function seedKey(seed) {
+  return createHash('sha256').update(`pyrestserver-bench:${seed}`).digest();
+}
+
+/** Floats in [0, 1) from the keystream of `key`; its IV (all 0xff) is one no file index reaches. */
+function seededRandom(key) {
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16, 0xff));
+  const zeros = Buffer.alloc(4096);
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  return () => {
+    if (at + 4 > pool.length) {
+      pool = cipher.update(zeros);
+      at = 0;
+    }
+    const value = pool.readUInt32BE(at);
+    at += 4;
+    return value / 2 ** 32;
+  };
 }
 
 async function writeFileContent(path, size, key, index) {
@@ -102,16 +123,4 @@ async function fileHash(path) {
     size += chunk.length;
   }
   return { hash: hash.digest('hex'), size };
-}
-
-/** A small seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
