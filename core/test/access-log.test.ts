@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mock, test } from 'node:test';
 import { clfDate, combinedLogLine } from '../src/access-log.js';
 import { ConfigError } from '../src/errors.js';
-import { basic, blob, htpasswd, startServer, tempDir } from './security-support.js';
+import { basic, blob, htpasswd, startServer, tempDir, upload } from './security-support.js';
 
 const LINE = /^(\S+) - (\S+) \[(\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "(\S+) (\S+) HTTP\/1\.1" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$/;
 
@@ -31,7 +31,7 @@ test('--log FILE: one combined line per response, with user, status and body byt
   const b = blob('0123456789');
   const alice = { authorization: basic('alice', 'pw'), 'user-agent': 'restic/0.14.0', referer: 'http://ref/' };
   assert.equal((await fetch(`${url}/alice/config`)).status, 401);
-  assert.equal((await fetch(`${url}/alice/data/${b.name}`, { method: 'POST', body: b.body, headers: alice })).status, 200);
+  assert.equal((await upload(`${url}/alice/data/${b.name}`, b.body, alice)).status, 200);
   assert.equal((await (await fetch(`${url}/alice/data/${b.name}`, { headers: alice })).text()).length, 10);
   assert.equal((await fetch(`${url}/alice/data/${b.name}`, { headers: { ...alice, range: 'bytes=2-4' } })).status, 206);
   assert.equal((await fetch(`${url}/alice/data/${b.name}`, { method: 'HEAD', headers: alice })).status, 200);

@@ -17,7 +17,7 @@ async function htpasswdServer(t: import('node:test').TestContext, extra = {}) {
 
 test('htpasswd auth: no credentials, a wrong password or an unknown user get 401 with the Basic challenge', async (t) => {
   const { url } = await htpasswdServer(t);
-  for (const headers of [{}, { authorization: basic('alice', 'nope') }, { authorization: basic('eve', 'alice-pw') }, { authorization: 'Bearer x' }]) {
+  for (const headers of <Record<string, string>[]>[{}, { authorization: basic('alice', 'nope') }, { authorization: basic('eve', 'alice-pw') }, { authorization: 'Bearer x' }]) {
     const res = await fetch(`${url}/alice/config`, { headers });
     assert.equal(res.status, 401, JSON.stringify(headers));
     assert.equal(res.headers.get('www-authenticate'), REALM);

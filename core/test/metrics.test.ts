@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { basic, blob, htpasswd, startServer, tempDir } from './security-support.js';
+import { basic, blob, htpasswd, startServer, tempDir, upload } from './security-support.js';
 
-const post = (url: string, body: Buffer, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } });
+const post = upload;
 
 /** The value of one sample line, e.g. `rest_server_blob_write_total{user="",repo="r",type="data"}`. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {

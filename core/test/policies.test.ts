@@ -7,9 +7,9 @@ import { QuotaPolicy } from '../src/policies/quota.js';
 import type { Access } from '../src/policies/types.js';
 import type { StorageProvider } from '../src/storage/types.js';
 import local from 'pyrestserver-backend-local';
-import { blob, headersOnlyUpload, silentLogger, startServer, tempDir } from './security-support.js';
+import { blob, headersOnlyUpload, silentLogger, startServer, tempDir, upload } from './security-support.js';
 
-const post = (url: string, body: Buffer) => fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+const post = upload;
 
 /** A repository (1-byte config) holding one data blob per content. */
 async function seed(provider: StorageProvider, repo: string, ...contents: string[]) {

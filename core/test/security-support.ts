@@ -90,3 +90,11 @@ export function selfSignedCert(dir: string, name = 'server'): { cert: string; ke
   ], { stdio: 'ignore' });
   return { cert, key };
 }
+
+/** POST an upload body (octet-stream, explicit length) as restic does. */
+export const upload = (url: string, body: Uint8Array, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    body: new Uint8Array(body),
+    headers: { 'content-type': 'application/octet-stream', ...headers },
+  });
