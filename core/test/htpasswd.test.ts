@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { apr1 } from '../src/auth/apr1.js';
 import { CredentialCache } from '../src/auth/credential-cache.js';
 import { hashKind, verifyHash } from '../src/auth/hashes.js';
@@ -18,14 +18,16 @@ function recordingLogger() {
   return { lines, info: log, warn: log } as unknown as { lines: string[]; info: typeof log; warn: typeof log };
 }
 
-/** verifyHash, counted. */
-function countingVerify() {
+/** An htpasswd file with user alice (password `pw`), opened with a counting verifier. */
+async function aliceWithCountedChecks(t: TestContext, flag: '-B' | '-s' = '-B') {
+  const file = join(await tempDir(t), 'htpasswd');
+  htpasswd(file, 'alice', 'pw', flag, true);
   const calls: string[] = [];
   const verify = async (hash: string, password: string) => {
     calls.push(hash);
     return verifyHash(hash, password);
   };
-  return { calls, verify };
+  return { calls, users: await HtpasswdFile.open(file, { logger: recordingLogger(), verify }) };
 }
 
 /** Poll until `check` is true (file watching is asynchronous); fails after 5 s. */
@@ -101,10 +103,7 @@ test('a missing htpasswd file is ConfigError AUTH_SETUP naming the path, with th
 });
 
 test('verified credentials are cached: a second check does not run the hash again', async (t) => {
-  const file = join(await tempDir(t), 'htpasswd');
-  htpasswd(file, 'alice', 'pw', '-B', true);
-  const { calls, verify } = countingVerify();
-  const users = await HtpasswdFile.open(file, { logger: recordingLogger(), verify });
+  const { calls, users } = await aliceWithCountedChecks(t);
   assert.equal(await users.check('alice', 'pw'), true);
   assert.equal(await users.check('alice', 'pw'), true);
   assert.equal(calls.length, 1);
@@ -117,20 +116,14 @@ test('verified credentials are cached: a second check does not run the hash agai
 });
 
 test('concurrent checks of the same credentials share one hash verification', async (t) => {
-  const file = join(await tempDir(t), 'htpasswd');
-  htpasswd(file, 'alice', 'pw', '-B', true);
-  const { calls, verify } = countingVerify();
-  const users = await HtpasswdFile.open(file, { logger: recordingLogger(), verify });
+  const { calls, users } = await aliceWithCountedChecks(t);
   const results = await Promise.all(Array.from({ length: 5 }, () => users.check('alice', 'pw')));
   assert.deepEqual(results, [true, true, true, true, true]);
   assert.equal(calls.length, 1);
 });
 
 test('an unknown user costs a dummy bcrypt verification and fails', async (t) => {
-  const file = join(await tempDir(t), 'htpasswd');
-  htpasswd(file, 'alice', 'pw', '-s', true);
-  const { calls, verify } = countingVerify();
-  const users = await HtpasswdFile.open(file, { logger: recordingLogger(), verify });
+  const { calls, users } = await aliceWithCountedChecks(t, '-s');
   assert.equal(await users.check('mallory', 'pw'), false);
   assert.equal(calls.length, 1);
   assert.equal(hashKind(calls[0]!), 'bcrypt');
