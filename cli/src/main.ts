@@ -4,24 +4,28 @@ import { registerServe } from './commands/serve.js';
 import { registerBackends } from './commands/backends.js';
 import { registerConfig } from './commands/config.js';
 import { registerObscure } from './commands/obscure.js';
-import { reportError } from './errors.js';
+import { reportError, usageError } from './errors.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /** Run the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const cli = cac('pyrestserver');
-  registerServe(cli);
+  const serve = registerServe(cli);
   registerBackends(cli);
   registerConfig(cli);
   registerObscure(cli);
-  cli.help();
-  cli.version(version);
   try {
+    // `serve` takes the flags of its backend, so the backend is loaded before the real parse
+    // (this first parse runs before help and version exist, so it prints nothing).
+    cli.parse(argv, { run: false });
+    if (cli.matchedCommandName === 'serve') await serve.prepare(argv.slice(2));
+    cli.help();
+    cli.version(version);
     cli.parse(argv, { run: false });
     if (!cli.matchedCommand) {
       if (cli.options.help || cli.options.version) return 0;
-      if (cli.args.length > 0) throw usage(`unknown command: ${cli.args[0]}`);
+      if (cli.args.length > 0) throw usageError(`unknown command: ${cli.args[0]}`);
       cli.outputHelp();
       return 0;
     }
@@ -30,8 +34,4 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
-}
-
-function usage(message: string) {
-  return Object.assign(new Error(message), { code: 'PYRS_USAGE' });
 }

@@ -1,33 +1,140 @@
 import type { CAC } from 'cac';
-import pino from 'pino';
-import { createServer, listen } from '@pyrestserver/core';
-import localBackend from 'pyrestserver-backend-local';
+import {
+  ConfigError, ConfigErrorCode, createServer, listen,
+  type Logger, type StorageProvider,
+} from '@pyrestserver/core';
+import { helpOf, SERVE_FLAGS, usageOf, type FlagSpec } from '../serve/flags.js';
+import { prepareServe, resolveServeSettings, type PreparedServe, type ServeSettings } from '../serve/settings.js';
+import { createLogger } from '../serve/logger.js';
 
-/** `pyrestserver serve`: rest-server's flags. (Minimal for now; plugin loading and config: issue 3.) */
-export function registerServe(cli: CAC): void {
-  cli
-    .command('serve', 'Serve restic repositories over the REST protocol')
-    .option('--path <dir>', 'data directory', { default: '/tmp/restic' })
-    .option('--listen <addr>', 'listen address', { default: ':8000' })
-    .option('--no-auth', 'disable .htpasswd authentication')
-    .option('--no-verify-upload', 'do not verify the integrity of uploaded data')
-    .option('--debug', 'output debug messages')
-    .action(async (flags: Record<string, unknown>) => {
-      const logger = pino({ level: flags.debug ? 'debug' : 'info' });
-      const provider = await localBackend.create({ path: String(flags.path) }, { logger, groupAccessible: false });
-      const app = await createServer({
-        provider,
-        logger,
-        auth: { kind: 'none' },
-        verifyUpload: flags.verifyUpload !== false,
-      });
-      const address = await listen(app, String(flags.listen));
-      logger.info({ address, path: flags.path }, 'listening');
-      await new Promise<void>((resolve) => {
-        const stop = () => { void app.close().then(() => provider.close?.()).then(() => resolve()); };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      return 0;
+export interface ServeCommand {
+  /** Load the config file and the backend plugin, and add the backend's option flags (before the final parse). */
+  prepare(args: readonly string[]): Promise<void>;
+}
+
+/** `pyrestserver serve`: rest-server's flags, the backend's options as flags, a config file. */
+export function registerServe(cli: CAC, context = { env: process.env, cwd: process.cwd() }): ServeCommand {
+  const command = cli.command('serve', 'Serve restic repositories over the REST protocol (rest-server compatible)');
+  const addFlags = (flags: readonly FlagSpec[]) => {
+    for (const flag of flags) {
+      command.option(usageOf(flag), helpOf(flag));
+      // cac gives `--no-x` flags a default of true, which its help would show; defaults are in the text.
+      delete command.options.at(-1)!.config.default;
+    }
+  };
+  addFlags(SERVE_FLAGS);
+  command
+    .usage('serve [options]')
+    .example((bin) => `  $ ${bin} serve --path /srv/restic            # local disk, users from /srv/restic/.htpasswd`)
+    .example((bin) => `  $ ${bin} serve --backend drime --help     # the flags of the drime backend`)
+    .example((bin) => `  $ DRIME_API_KEY=... ${bin} serve --backend drime --no-auth --listen 127.0.0.1:8000`);
+  let prepared: PreparedServe | undefined;
+
+  command.action(async () => {
+    if (!prepared) prepared = await prepareServe(cli.rawArgs.slice(2), context);
+    return runServer(resolveServeSettings(prepared, cli.rawArgs.slice(2), context));
+  });
+
+  return {
+    async prepare(args) {
+      prepared = await prepareServe(args, context);
+      const { plugin, packageName, version } = prepared.backend;
+      command.usage(`serve [options]\n\n  Backend: ${plugin.type} (${packageName}${version ? ` ${version}` : ''}); its options are the flags after --config.`);
+      addFlags(prepared.flags.slice(SERVE_FLAGS.length));
+    },
+  };
+}
+
+/** Start the backend and the server, then serve until SIGINT/SIGTERM. Resolves to the exit code. */
+async function runServer(settings: ServeSettings): Promise<number> {
+  const logger = createLogger({ debug: settings.debug, secretKeys: settings.secretKeys });
+  const { plugin } = settings.backend;
+  const provider = await startBackend(settings, logger);
+  let app: Awaited<ReturnType<typeof createServer>> | undefined;
+  let address: string;
+  try {
+    app = await createServer({
+      ...settings.server,
+      provider,
+      logger,
+      ...(plugin.fastifyPlugin ? { backendPlugin: plugin.fastifyPlugin } : {}),
     });
+    address = await listenOn(app, settings.listen);
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await provider.close?.().catch(() => {});
+    throw err;
+  }
+  const { server } = settings;
+  logger.info({
+    address,
+    backend: plugin.type,
+    package: settings.backend.packageName,
+    ...(typeof settings.backendOptions.path === 'string' ? { path: settings.backendOptions.path } : {}),
+    auth: server.auth.kind,
+    appendOnly: server.appendOnly,
+    privateRepos: server.privateRepos,
+    ...(server.maxSize !== undefined ? { maxSize: server.maxSize } : {}),
+    ...(settings.configFile ? { configFile: settings.configFile } : {}),
+  }, 'listening');
+
+  const signal = await nextSignal();
+  // A second signal while draining: stop at once.
+  const force = () => process.exit(130);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  logger.info({ signal }, 'shutting down: finishing requests in flight');
+  try {
+    await app.close();
+    await provider.close?.();
+  } finally {
+    process.off('SIGINT', force);
+    process.off('SIGTERM', force);
+  }
+  logger.info('stopped');
+  return 0;
+}
+
+/** The backend's provider; a failure becomes BACKEND_START with the backend's secrets masked. */
+async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
+  const { plugin } = settings.backend;
+  try {
+    return await plugin.create(settings.backendOptions, {
+      logger: logger.child({ backend: plugin.type }),
+      groupAccessible: settings.groupAccessible,
+    });
+  } catch (err) {
+    if (isConfigError(err)) throw err;
+    const mask = (text: string) => settings.secretValues.reduce((t, secret) => t.split(secret).join('[secret]'), text);
+    const message = mask((err as Error)?.message ?? String(err));
+    throw new ConfigError(ConfigErrorCode.BACKEND_START, `the ${plugin.type} backend failed to start: ${message}`);
+  }
+}
+
+async function listenOn(app: Parameters<typeof listen>[0], spec: string): Promise<string> {
+  try {
+    return await listen(app, spec);
+  } catch (err) {
+    if (isConfigError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(ConfigErrorCode.LISTEN, `cannot listen on ${spec}: ${e.code ? `${e.code} ` : ''}${e.message}`, {
+      hint: 'Check --listen: [host]:port, e.g. :8000 or 127.0.0.1:8000.',
+    });
+  }
+}
+
+/** By code, not class: a plugin may bring its own copy of @pyrestserver/core. */
+const CONFIG_CODES = new Set<string>(Object.values(ConfigErrorCode));
+const isConfigError = (err: unknown) => CONFIG_CODES.has((err as { code?: string } | null)?.code ?? '');
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
 }

@@ -1,6 +1,6 @@
 /**
  * Plugin loading: resolve a backend by npm name, import it, check its shape, and
- * turn flags / env / config into validated options. (To be written: issue 3.)
+ * turn flags / env / config into validated options.
  *
  * The API other modules rely on:
  *   loadBackend(name, { searchPaths? }) -> LoadedBackend     resolve + import + check; ConfigError with install hint
@@ -8,13 +8,9 @@
  *   validateOptions(plugin, raw, { source }) -> options       ajv (defaults, coercion), ConfigError naming the key/flag
  *   secretKeys(schema) -> string[]                            options annotated `x-secret`
  */
-import type { BackendPlugin } from './contract.js';
-
-export interface LoadedBackend {
-  plugin: BackendPlugin;
-  /** The npm package name it came from, e.g. `pyrestserver-backend-drime`. */
-  packageName: string;
-  version: string;
-  /** The folder the package was found in. */
-  location: string;
-}
+export { loadBackend, findBackends, checkPlugin, type LoadedBackend, type FindOptions } from './load.js';
+export {
+  validateOptions, secretKeys, describeOptions, envOptions, optionFlag,
+  type OptionInfo, type ValidateOptionsContext,
+} from './options.js';
+export { packageNameFor, nodeModulesDirs, BACKEND_PACKAGE_PREFIX } from './resolve.js';

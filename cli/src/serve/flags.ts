@@ -1,0 +1,175 @@
+/**
+ * `serve` flags: rest-server 0.14's names and defaults, plus pyrestserver's own. One table
+ * feeds the help text, argv parsing, the PYRESTSERVER_* environment and the config file's
+ * `serve` section, so a flag is declared once.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, ConfigErrorCode } from '@pyrestserver/core';
+
+export type FlagKind = 'string' | 'boolean' | 'integer';
+
+export interface FlagSpec {
+  /** kebab-case, without dashes: `max-size`. */
+  name: string;
+  kind: FlagKind;
+  /** The value's name in help: `--path <dir>`. */
+  placeholder?: string;
+  description: string;
+  default?: string | number | boolean;
+  /** Shown instead of `default` when the default is computed (`<path>/.htpasswd`). */
+  defaultText?: string;
+  /** Repeatable; values collected in an array. */
+  multiple?: boolean;
+  /** Not read from PYRESTSERVER_* (backend options have their own `x-env`). */
+  noEnv?: boolean;
+}
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { name: 'path', kind: 'string', placeholder: 'dir', description: 'data directory', default: '/tmp/restic' },
+  { name: 'listen', kind: 'string', placeholder: 'addr', description: 'listen address ([host]:port, unix:/path)', default: ':8000' },
+  { name: 'no-auth', kind: 'boolean', description: 'disable .htpasswd authentication' },
+  { name: 'htpasswd-file', kind: 'string', placeholder: 'file', description: 'location of .htpasswd file', defaultText: '<path>/.htpasswd' },
+  { name: 'proxy-auth-username', kind: 'string', placeholder: 'header', description: 'trust this HTTP header of a reverse proxy for the user name instead of .htpasswd' },
+  { name: 'private-repos', kind: 'boolean', description: 'users can only access their private repo' },
+  { name: 'append-only', kind: 'boolean', description: 'enable append only mode' },
+  { name: 'max-size', kind: 'integer', placeholder: 'bytes', description: 'the maximum size of the repository in bytes' },
+  { name: 'group-accessible-repos', kind: 'boolean', description: 'let filesystem group be able to access repo files' },
+  { name: 'tls', kind: 'boolean', description: 'turn on TLS support' },
+  { name: 'tls-cert', kind: 'string', placeholder: 'file', description: 'TLS certificate path', defaultText: '<path>/public_key' },
+  { name: 'tls-key', kind: 'string', placeholder: 'file', description: 'TLS key path', defaultText: '<path>/private_key' },
+  { name: 'tls-min-ver', kind: 'string', placeholder: 'version', description: 'TLS min version, one of (1.2|1.3)', default: '1.2' },
+  { name: 'prometheus', kind: 'boolean', description: 'enable Prometheus metrics' },
+  { name: 'prometheus-no-auth', kind: 'boolean', description: 'disable auth for Prometheus /metrics endpoint' },
+  { name: 'log', kind: 'string', placeholder: 'file', description: 'write HTTP requests in the combined log format to the specified filename (use "-" for logging to stdout)' },
+  { name: 'no-verify-upload', kind: 'boolean', description: 'do not verify the integrity of uploaded data. DO NOT enable unless the rest-server runs on a very low-power device' },
+  { name: 'debug', kind: 'boolean', description: 'output debug messages' },
+  { name: 'backend', kind: 'string', placeholder: 'name', description: 'storage backend: a type (local, drime: package pyrestserver-backend-<type>), an npm package name or a path', default: 'local' },
+  { name: 'backend-config', kind: 'string', placeholder: 'name', description: 'use the named backend saved with `pyrestserver config add`' },
+  { name: 'config', kind: 'string', placeholder: 'file', description: 'config file', defaultText: 'searched: pyrestserver.config.*, .pyrestserverrc*, package.json' },
+];
+
+/** Flags read before the command is built: they decide which backend (and so which flags) there are. */
+export const EARLY_FLAGS = ['backend', 'backend-config', 'config'] as const;
+
+/** `--max-size <bytes>`, as registered with cac (a value placeholder keeps cac from treating it as boolean). */
+export const usageOf = (flag: FlagSpec): string =>
+  flag.kind === 'boolean' ? `--${flag.name}` : `--${flag.name} <${flag.placeholder ?? 'value'}>`;
+
+/** The help line's text: description and default. */
+export function helpOf(flag: FlagSpec): string {
+  const shown = flag.defaultText ?? (flag.default === undefined ? undefined : String(flag.default));
+  return shown === undefined ? flag.description : `${flag.description} (default: ${shown})`;
+}
+
+/** `max-size` -> `PYRESTSERVER_MAX_SIZE`. */
+export const envNameOf = (name: string): string => `PYRESTSERVER_${name.replace(/-/g, '_').toUpperCase()}`;
+
+export type RawFlags = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Parse the arguments strictly, keeping every value as the string typed (`0123` stays
+ * `0123`; cac's parser would make it a number). `positionals` are what is not a flag.
+ */
+export function parseFlags(args: readonly string[], flags: readonly FlagSpec[]): { values: RawFlags; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
+  for (const flag of flags) {
+    options[flag.name] = { type: flag.kind === 'boolean' ? 'boolean' : 'string', ...(flag.multiple ? { multiple: true } : {}) };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    return { values: values as RawFlags, positionals };
+  } catch (err) {
+    throw new ConfigError(ConfigErrorCode.USAGE, (err as Error).message, {
+      hint: 'See `pyrestserver serve --help` for every flag.',
+    });
+  }
+}
+
+/** The early flags' values, read leniently (the full flag set is not known yet). */
+export function peekFlags(args: readonly string[]): Partial<Record<(typeof EARLY_FLAGS)[number], string>> {
+  const options = Object.fromEntries(EARLY_FLAGS.map((name) => [name, { type: 'string' as const }]));
+  const { values } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true });
+  const out: Partial<Record<(typeof EARLY_FLAGS)[number], string>> = {};
+  for (const name of EARLY_FLAGS) if (typeof values[name] === 'string') out[name] = values[name] as string;
+  return out;
+}
+
+export type FlagValue = string | number | boolean;
+
+export interface FlagLayers {
+  /** From `parseFlags`. */
+  argv: RawFlags;
+  env: NodeJS.ProcessEnv;
+  /** The config file's `serve` section (kebab-case keys) and its path. */
+  file?: { values: Record<string, unknown>; filepath: string };
+}
+
+export interface ResolvedFlags {
+  values: Record<string, FlagValue | undefined>;
+  /** Where each value came from: `--max-size`, `PYRESTSERVER_MAX_SIZE`, `serve.max-size in FILE`, `default`. */
+  sources: Record<string, string>;
+}
+
+/**
+ * Each flag's value by precedence: command line > PYRESTSERVER_* environment > config file
+ * `serve` section > default. Values are typed and checked; an error names the flag, variable
+ * or key, and what was expected.
+ */
+export function resolveFlags(flags: readonly FlagSpec[], layers: FlagLayers): ResolvedFlags {
+  const values: Record<string, FlagValue | undefined> = {};
+  const sources: Record<string, string> = {};
+  const known = new Set(flags.map((f) => f.name));
+  for (const key of Object.keys(layers.file?.values ?? {})) {
+    if (!known.has(key) || key === 'config') {
+      throw new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `${layers.file!.filepath}: serve.${key}: is not a serve flag`, {
+        hint: 'The serve section takes the flags of `pyrestserver serve --help` (without dashes).',
+      });
+    }
+  }
+  for (const flag of flags) {
+    const fromArgv = layers.argv[flag.name];
+    const envName = envNameOf(flag.name);
+    const fromEnv = flag.noEnv ? undefined : layers.env[envName];
+    const fromFile = layers.file?.values[flag.name];
+    if (fromArgv !== undefined && !Array.isArray(fromArgv)) {
+      sources[flag.name] = `--${flag.name}`;
+      values[flag.name] = typed(flag, fromArgv, sources[flag.name]!);
+    } else if (fromEnv !== undefined && fromEnv !== '') {
+      sources[flag.name] = envName;
+      values[flag.name] = typed(flag, fromEnv, envName);
+    } else if (fromFile !== undefined) {
+      sources[flag.name] = `serve.${flag.name} in ${layers.file!.filepath}`;
+      values[flag.name] = typed(flag, fromFile, sources[flag.name]!);
+    } else if (flag.default !== undefined) {
+      sources[flag.name] = 'default';
+      values[flag.name] = flag.default;
+    }
+  }
+  return { values, sources };
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+function typed(flag: FlagSpec, value: unknown, source: string): FlagValue {
+  const bad = (expected: string) =>
+    new ConfigError(ConfigErrorCode.OPTIONS_INVALID, `${source}: expected ${expected}, got ${JSON.stringify(value)}`);
+  switch (flag.kind) {
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'string' && TRUE.has(value.toLowerCase())) return true;
+      if (typeof value === 'string' && FALSE.has(value.toLowerCase())) return false;
+      throw bad('true or false');
+    case 'integer':
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+      if (typeof value === 'string' && /^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+      throw bad(`a whole number${flag.placeholder ? ` of ${flag.placeholder}` : ''}`);
+    case 'string':
+      if (typeof value === 'string' && value !== '') return value;
+      if (typeof value === 'number' && flag.kind === 'string') return String(value);
+      throw bad('a non-empty string');
+  }
+}

@@ -1,0 +1,192 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ConfigErrorCode, obscure } from '@pyrestserver/core';
+import { prepareServe, resolveServeSettings } from '../src/serve/settings.js';
+import { cleanEnv, tempDir, writeFiles, writePlugin } from './helpers.js';
+
+let root: string;
+let cleanup: () => Promise<void>;
+/** A project whose node_modules holds the `demo` fixture backend. */
+let projectDir: string;
+let configDir: string;
+
+before(async () => {
+  ({ dir: root, cleanup } = await tempDir('pyrs-serve-'));
+  projectDir = path.join(root, 'project');
+  configDir = path.join(root, 'config-home');
+  await writeFiles(projectDir, { 'package.json': '{"name":"p"}' });
+  await writePlugin(path.join(projectDir, 'node_modules'), { name: 'pyrestserver-backend-demo' });
+  await writeFiles(configDir, {
+    'backends.toml': `[saved]\ntype = "demo"\napi_key = "${obscure('saved-key')}"\nretries = 2\nworkspace_id = "saved-ws"\n`,
+  });
+});
+after(() => cleanup());
+
+/** prepare + resolve, as `pyrestserver serve ...args` would, in `cwd` with `env`. */
+async function settings(args: string[], { env = {}, cwd = projectDir }: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  const context = { env: { ...cleanEnv(), PYRESTSERVER_CONFIG_DIR: configDir, ...env }, cwd };
+  const argv = ['serve', ...args];
+  return resolveServeSettings(await prepareServe(argv, context), argv, context);
+}
+
+const rejectsWith = (promise: Promise<unknown>, code: string, ...parts: string[]) =>
+  assert.rejects(promise, (err: Error & { code?: string }) => {
+    assert.equal(err.code, code, err.message);
+    for (const part of parts) assert.ok(err.message.includes(part), `${part} not in: ${err.message}`);
+    return true;
+  });
+
+describe('serve defaults (rest-server 0.14)', () => {
+  test('local backend on /tmp/restic, :8000, htpasswd auth from <path>/.htpasswd, upload verification on', async () => {
+    const s = await settings([], { cwd: root });
+    assert.equal(s.backend.plugin.type, 'local');
+    assert.equal(s.backend.packageName, 'pyrestserver-backend-local');
+    assert.equal(s.backendOptions.path, '/tmp/restic');
+    assert.equal(s.listen, ':8000');
+    assert.deepEqual(s.server.auth, { kind: 'htpasswd', file: '/tmp/restic/.htpasswd' });
+    assert.equal(s.server.verifyUpload, true);
+    assert.equal(s.server.appendOnly, false);
+    assert.equal(s.server.tls, undefined);
+    assert.equal(s.groupAccessible, false);
+  });
+
+  test('every rest-server flag maps into the server options', async () => {
+    const s = await settings([
+      '--path', path.join(root, 'data'), '--listen', '127.0.0.1:9999', '--append-only', '--private-repos',
+      '--max-size', '1048576', '--group-accessible-repos', '--tls', '--tls-min-ver', '1.3', '--prometheus',
+      '--prometheus-no-auth', '--log', '-', '--no-verify-upload', '--debug', '--htpasswd-file', 'users.htpasswd',
+    ], { cwd: root });
+    assert.equal(s.backendOptions.path, path.join(root, 'data'));
+    assert.equal(s.listen, '127.0.0.1:9999');
+    assert.deepEqual(s.server.auth, { kind: 'htpasswd', file: path.resolve('users.htpasswd') });
+    assert.equal(s.server.appendOnly, true);
+    assert.equal(s.server.privateRepos, true);
+    assert.equal(s.server.maxSize, 1048576);
+    assert.equal(s.groupAccessible, true);
+    assert.deepEqual(s.server.tls, {
+      cert: path.join(root, 'data', 'public_key'), key: path.join(root, 'data', 'private_key'), minVersion: '1.3',
+    });
+    assert.equal(s.server.prometheus, true);
+    assert.equal(s.server.prometheusNoAuth, true);
+    assert.equal(s.server.log, '-');
+    assert.equal(s.server.verifyUpload, false);
+    assert.equal(s.debug, true);
+  });
+
+  test('--no-auth and --proxy-auth-username choose the authentication', async () => {
+    assert.deepEqual((await settings(['--no-auth'], { cwd: root })).server.auth, { kind: 'none' });
+    assert.deepEqual((await settings(['--proxy-auth-username', 'X-Forwarded-User'], { cwd: root })).server.auth, {
+      kind: 'proxy', header: 'X-Forwarded-User',
+    });
+  });
+});
+
+describe('precedence: flag > environment > config file > default', () => {
+  test('a serve flag', async () => {
+    const dir = path.join(root, 'prec-serve');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': '[serve]\nlisten = ":1001"\nmaxSize = 5\n' });
+    const env = { PYRESTSERVER_LISTEN: ':1002' };
+    assert.equal((await settings(['--listen', ':1003'], { cwd: dir, env })).listen, ':1003');
+    assert.equal((await settings([], { cwd: dir, env })).listen, ':1002');
+    assert.equal((await settings([], { cwd: dir })).listen, ':1001');
+    assert.equal((await settings([], { cwd: dir })).server.maxSize, 5);
+    assert.equal((await settings([], { cwd: root })).listen, ':8000');
+  });
+
+  test('a boolean serve flag from the environment and the config file', async () => {
+    const dir = path.join(root, 'prec-bool');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.yaml': 'serve:\n  no-auth: true\n  appendOnly: true\n' });
+    assert.deepEqual((await settings([], { cwd: dir })).server.auth, { kind: 'none' });
+    assert.equal((await settings([], { cwd: dir, env: { PYRESTSERVER_APPEND_ONLY: 'false' } })).server.appendOnly, false);
+    assert.equal((await settings([], { cwd: root, env: { PYRESTSERVER_APPEND_ONLY: 'yes' } })).server.appendOnly, true);
+  });
+
+  test('a backend option: flag > x-env > --backend-config > config file > schema default', async () => {
+    const dir = path.join(root, 'prec-backend');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': 'backend = "demo"\n[backends.demo]\napi_key = "file-key"\nretries = 1\n' });
+    await writePlugin(path.join(dir, 'node_modules'), { name: 'pyrestserver-backend-demo' });
+    const env = { DEMO_RETRIES: '3' };
+    assert.equal((await settings(['--retries', '4', '--backend-config', 'saved'], { cwd: dir, env })).backendOptions.retries, 4);
+    assert.equal((await settings(['--backend-config', 'saved'], { cwd: dir, env })).backendOptions.retries, 3);
+    assert.equal((await settings(['--backend-config', 'saved'], { cwd: dir })).backendOptions.retries, 2);
+    assert.equal((await settings([], { cwd: dir })).backendOptions.retries, 1);
+    const fromDefaults = await settings(['--api-key', 'k'], { cwd: projectDir, env: { PYRESTSERVER_BACKEND: 'demo' } });
+    assert.equal(fromDefaults.backendOptions.retries, 3);
+    assert.equal(fromDefaults.backendOptions.workspace_id, '0');
+  });
+
+  test('--backend-config reveals the saved secret; the backend type comes from the entry', async () => {
+    const s = await settings(['--backend-config', 'saved']);
+    assert.equal(s.backend.plugin.type, 'demo');
+    assert.equal(s.backendOptions.api_key, 'saved-key');
+    assert.equal(s.backendOptions.workspace_id, 'saved-ws');
+    assert.deepEqual(s.secretValues, ['saved-key']);
+    assert.deepEqual(s.secretKeys, ['api_key']);
+  });
+
+  test('--path feeds the local backend; the config file serve.path and PYRESTSERVER_PATH too', async () => {
+    const dir = path.join(root, 'prec-path');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.json': '{"serve":{"path":"/srv/from-file"}}' });
+    assert.equal((await settings([], { cwd: dir })).backendOptions.path, '/srv/from-file');
+    assert.equal((await settings([], { cwd: dir, env: { PYRESTSERVER_PATH: '/srv/env' } })).backendOptions.path, '/srv/env');
+    const s = await settings(['--path', '/srv/flag'], { cwd: dir, env: { PYRESTSERVER_PATH: '/srv/env' } });
+    assert.equal(s.backendOptions.path, '/srv/flag');
+    assert.deepEqual(s.server.auth, { kind: 'htpasswd', file: '/srv/flag/.htpasswd' });
+  });
+});
+
+describe('values are kept as typed', () => {
+  test('0123 stays the string 0123 for string options (secrets and ids)', async () => {
+    const s = await settings(['--backend', 'demo', '--api-key', '0123', '--workspace-id=0123']);
+    assert.equal(s.backendOptions.api_key, '0123');
+    assert.equal(s.backendOptions.workspace_id, '0123');
+  });
+
+  test('integer options are coerced from the flag text', async () => {
+    assert.equal((await settings(['--backend', 'demo', '--api-key', 'k', '--retries', '07'])).backendOptions.retries, 7);
+  });
+
+  test('users and repos of the config file reach the server options', async () => {
+    const dir = path.join(root, 'users');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': '[users.alice]\nappend-only = true\nmax_size = 100\n[repos."alice/main"]\nmaxSize = 50\n' });
+    const s = await settings([], { cwd: dir });
+    assert.deepEqual(s.server.users, { alice: { appendOnly: true, maxSize: 100 } });
+    assert.deepEqual(s.server.repos, { 'alice/main': { maxSize: 50 } });
+  });
+
+  test('plugins listed in the config file provide backend types', async () => {
+    const dir = path.join(root, 'with-plugins');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.json': '{"backend":"mine","plugins":["./vendor/pyrestserver-backend-mine"]}' });
+    await writePlugin(path.join(dir, 'vendor'), { name: 'pyrestserver-backend-mine', schema: { type: 'object', properties: {} } });
+    const s = await settings([], { cwd: dir });
+    assert.equal(s.backend.plugin.type, 'mine');
+    assert.equal(s.backend.location, path.join(dir, 'vendor', 'pyrestserver-backend-mine'));
+  });
+});
+
+describe('bad input names the flag, variable or key and what was expected', () => {
+  test('a bad number', () => rejectsWith(settings(['--max-size', '10G']), ConfigErrorCode.OPTIONS_INVALID, '--max-size', 'a whole number of bytes', '"10G"'));
+  test('a bad boolean variable', () =>
+    rejectsWith(settings([], { env: { PYRESTSERVER_NO_AUTH: 'maybe' } }), ConfigErrorCode.OPTIONS_INVALID, 'PYRESTSERVER_NO_AUTH', 'true or false'));
+  test('a bad backend option names its flag', () =>
+    rejectsWith(settings(['--backend', 'demo', '--api-key', 'k', '--retries', 'x']), ConfigErrorCode.OPTIONS_INVALID, '--retries: must be integer'));
+  test('a bad backend option from its variable names the variable', () =>
+    rejectsWith(settings(['--backend', 'demo', '--api-key', 'k'], { env: { DEMO_RETRIES: '-1' } }), ConfigErrorCode.OPTIONS_INVALID, 'DEMO_RETRIES: must be >= 0'));
+  test('a missing required option', () =>
+    rejectsWith(settings(['--backend', 'demo']), ConfigErrorCode.OPTIONS_INVALID, 'api_key is required', '--api-key', 'DEMO_API_KEY'));
+  test('an unknown flag', () => rejectsWith(settings(['--colour']), ConfigErrorCode.USAGE, "'--colour'"));
+  test('a flag without its value', () => rejectsWith(settings(['--listen']), ConfigErrorCode.USAGE, '--listen'));
+  test('a stray argument', () => rejectsWith(settings(['extra']), ConfigErrorCode.USAGE, 'extra'));
+  test('--tls-cert without --tls', () => rejectsWith(settings(['--tls-cert', 'c.pem']), ConfigErrorCode.TLS_SETUP, '--tls'));
+  test('a bad --tls-min-ver', () => rejectsWith(settings(['--tls', '--tls-min-ver', '1.1']), ConfigErrorCode.OPTIONS_INVALID, '1.2 or 1.3'));
+  test('--backend that contradicts --backend-config', () =>
+    rejectsWith(settings(['--backend', 'local', '--backend-config', 'saved']), ConfigErrorCode.USAGE, 'saved', 'demo'));
+  test('an unknown serve key in the config file', async () => {
+    const dir = path.join(root, 'bad-serve');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': '[serve]\nlisten = ":1"\nlisten-twice = true\n' });
+    await rejectsWith(settings([], { cwd: dir }), ConfigErrorCode.CONFIG_FILE_INVALID, 'serve.listen-twice', 'pyrestserver.config.toml');
+  });
+  test('a missing backend', () =>
+    rejectsWith(settings(['--backend', 'nope']), ConfigErrorCode.PLUGIN_NOT_FOUND, 'pyrestserver-backend-nope', path.join(projectDir, 'node_modules')));
+});

@@ -1,0 +1,182 @@
+/**
+ * The pyrestserver config file, found by cosmiconfig (module name `pyrestserver`) or named
+ * with `--config FILE`: JavaScript, TypeScript, JSON, YAML or TOML, or a `pyrestserver`
+ * key in package.json. Parsed, checked against its shape and normalised (key spellings).
+ */
+import path from 'node:path';
+import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
+import { parse as parseToml } from 'smol-toml';
+import { ConfigError, ConfigErrorCode } from '../errors.js';
+import { createAjv, errorPath, errorText } from '../plugins/ajv.js';
+
+export const CONFIG_MODULE_NAME = 'pyrestserver';
+
+/** Where the config file is searched, in order, in each folder from the current one up to the project root (package.json). */
+export const CONFIG_SEARCH_PLACES = [
+  ...['js', 'mjs', 'cjs', 'ts', 'json', 'yaml', 'yml', 'toml'].map((ext) => `${CONFIG_MODULE_NAME}.config.${ext}`),
+  ...['', '.json', '.yaml', '.yml', '.js', '.cjs', '.mjs', '.toml'].map((ext) => `.${CONFIG_MODULE_NAME}rc${ext}`),
+  'package.json',
+];
+
+export interface UserSettings {
+  appendOnly?: boolean;
+  maxSize?: number;
+  privateRepos?: boolean;
+}
+export interface RepoSettings {
+  appendOnly?: boolean;
+  maxSize?: number;
+}
+
+export interface ConfigFile {
+  /** The backend to use (as `--backend`). */
+  backend?: string;
+  /** Extra plugin packages (names or paths relative to the config file) to load. */
+  plugins?: string[];
+  /** `serve` flags, keys in kebab-case (`max-size`); camelCase and snake_case are accepted and normalised. */
+  serve?: Record<string, unknown>;
+  /** Options per backend type, snake_case as in the plugin's schema. */
+  backends?: Record<string, Record<string, unknown>>;
+  /** Per-user settings, keys normalised to camelCase. */
+  users?: Record<string, UserSettings>;
+  /** Per-repository settings keyed by repository path, keys normalised to camelCase. */
+  repos?: Record<string, RepoSettings>;
+}
+
+export interface LoadedConfigFile {
+  filepath: string;
+  config: ConfigFile;
+}
+
+const SETTINGS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    appendOnly: { type: 'boolean' },
+    maxSize: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    backend: { type: 'string', minLength: 1 },
+    plugins: { type: 'array', items: { type: 'string', minLength: 1 } },
+    serve: { type: 'object' },
+    backends: { type: 'object', additionalProperties: { type: 'object' } },
+    users: {
+      type: 'object',
+      additionalProperties: { ...SETTINGS, properties: { ...SETTINGS.properties, privateRepos: { type: 'boolean' } } },
+    },
+    repos: { type: 'object', additionalProperties: SETTINGS },
+  },
+};
+
+const validate = createAjv().compile(SCHEMA);
+
+/**
+ * Load the config file: `file` when given (relative to `cwd`), else the first one cosmiconfig
+ * finds from `cwd` up to the project root. Undefined when there is none.
+ * A broken or ill-shaped file: CONFIG_FILE_INVALID naming the file (and line/column, or key).
+ */
+export async function loadConfigFile(
+  { file, cwd = process.cwd() }: { file?: string; cwd?: string } = {},
+): Promise<LoadedConfigFile | undefined> {
+  const explorer = cosmiconfig(CONFIG_MODULE_NAME, {
+    searchPlaces: CONFIG_SEARCH_PLACES,
+    searchStrategy: 'project',
+    mergeSearchPlaces: false,
+    cache: false,
+    loaders: { '.toml': loadToml, '.json': loadJson, noExt: defaultLoaders['.yaml'] },
+  });
+  const target = file === undefined ? undefined : path.resolve(cwd, file);
+  let result: Awaited<ReturnType<typeof explorer.search>>;
+  try {
+    result = target ? await explorer.load(target) : await explorer.search(cwd);
+  } catch (err) {
+    throw fileError(err, target);
+  }
+  if (!result) return undefined;
+  const { filepath } = result;
+  if (result.isEmpty || result.config === undefined || result.config === null) return { filepath, config: {} };
+  return { filepath, config: normalise(result.config, filepath) };
+}
+
+function normalise(raw: unknown, filepath: string): ConfigFile {
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `${filepath}: expected an object (a table) at the top, got ${typeof raw}`);
+  }
+  const config = { ...(raw as Record<string, unknown>) };
+  if (isObject(config.serve)) config.serve = renameKeys(config.serve, kebab);
+  for (const key of ['users', 'repos'] as const) {
+    const section = config[key];
+    if (isObject(section)) {
+      config[key] = Object.fromEntries(
+        Object.entries(section).map(([name, settings]) => [name, isObject(settings) ? renameKeys(settings, camel) : settings]),
+      );
+    }
+  }
+  if (!validate(config)) {
+    const problems = (validate.errors ?? []).map((err) => `${errorPath(err).join('.') || '(top)'}: ${errorText(err)}`);
+    throw new ConfigError(
+      ConfigErrorCode.CONFIG_FILE_INVALID,
+      `${filepath}:\n  ${[...new Set(problems)].join('\n  ')}`,
+      { hint: 'Known keys: backend, plugins, serve, backends, users, repos (see docs/configuration.md).' },
+    );
+  }
+  return config as ConfigFile;
+}
+
+/** smol-toml's tables have a null prototype; consumers get ordinary objects. */
+const loadToml: Loader = (_filepath, content) => plain(parseToml(content));
+
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
+/** JSON.parse, with line and column when V8 gives a position, and never an excerpt of the text (it may hold secrets). */
+const loadJson: Loader = (_filepath, content) => {
+  try {
+    return JSON.parse(content) as unknown;
+  } catch (err) {
+    const message = (err as Error).message;
+    const position = /at position (\d+)/.exec(message);
+    const short = message.replace(/, ".*$/s, '').replace(/ in JSON at position.*$/s, '');
+    throw Object.assign(new SyntaxError(short), position ? lineColumn(content, Number(position[1])) : {});
+  }
+};
+
+function fileError(err: unknown, target: string | undefined): ConfigError {
+  const e = err as { message?: string; code?: string; filepath?: string; line?: number; column?: number; mark?: { line: number; column: number } };
+  const filepath = e.filepath ?? target ?? 'config file';
+  if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
+    return new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `cannot read config file ${filepath}: ${e.code}`, { cause: err });
+  }
+  // YAML (js-yaml: 0-based mark), TOML (smol-toml: 1-based line/column), JSON (ours: 1-based).
+  const at = e.mark ? { line: e.mark.line + 1, column: e.mark.column + 1 } : e.line !== undefined ? { line: e.line, column: e.column } : undefined;
+  // The first line only: parsers append an excerpt of the file, which may hold secrets.
+  const message = (e.message ?? String(err)).replace(/^(?:JSON|YAML|TypeScript) Error in [^\n]*:\n/, '').trim().split('\n')[0];
+  return new ConfigError(
+    ConfigErrorCode.CONFIG_FILE_INVALID,
+    `${filepath}${at ? `:${at.line}:${at.column}` : ''}: ${message}`,
+    { cause: err },
+  );
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const renameKeys = (obj: Record<string, unknown>, rename: (k: string) => string) =>
+  Object.fromEntries(Object.entries(obj).map(([k, v]) => [rename(k), v]));
+
+/** `maxSize`, `max_size`, `max-size` -> `max-size`. */
+const kebab = (key: string): string => key.replace(/_/g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+/** `max-size`, `max_size`, `maxSize` -> `maxSize`. */
+const camel = (key: string): string => key.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -1,0 +1,44 @@
+/**
+ * The one ajv setup pyrestserver uses for option schemas and config files: strict about
+ * schema keywords (a typo in a plugin's schema is an error, not silently ignored), with
+ * pyrestserver's annotations registered, defaults applied and strings coerced.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+
+export function createAjv(): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    coerceTypes: true,
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+  });
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-env', schemaType: 'string' });
+  return ajv;
+}
+
+/** The path of an error as `a.b.c` (the property named by `required`/`additionalProperties` included). */
+export function errorPath(err: ErrorObject): string[] {
+  const parts = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const extra = (err.params as { missingProperty?: string; additionalProperty?: string });
+  const named = extra.missingProperty ?? extra.additionalProperty;
+  return named === undefined ? parts : [...parts, named];
+}
+
+/** "must be integer", "must be one of: a, b", "is not a known key", "is required". */
+export function errorText(err: ErrorObject): string {
+  const params = err.params as { allowedValues?: unknown[] };
+  switch (err.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a known key';
+    case 'enum':
+      return `must be one of: ${(params.allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return err.message ?? 'is invalid';
+  }
+}
