@@ -10,6 +10,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { stringify } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import type { BackendPlugin } from '../plugins/contract.js';
 import { envOptions, loadBackend, optionFlag, secretKeys, validateOptions, type FindOptions } from '../plugins/index.js';
@@ -122,6 +123,9 @@ export async function showBackendConfig(entry: StoredBackend, opts: StoreOptions
   );
   return { ...entry, options, ...(pluginError ? { pluginError } : {}) };
 }
+
+/** An entry as the TOML table it is stored as (for display: pass it masked). */
+export const backendToml = (entry: NamedBackend): string => stringify({ [entry.name]: { type: entry.type, ...entry.options } });
 
 export interface WriteOptions extends StoreOptions {
   /**
