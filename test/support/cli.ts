@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from './tmp.js';
 
@@ -10,17 +11,27 @@ export const CLI_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.met
 
 let built = false;
 
+/** Packages in build order (what `pnpm run build` compiles), for the fallback below. */
+const BUILD_ORDER = ['core', 'plugins/backend-local', 'plugins/backend-drime', 'cli'];
+
 /**
  * Run `pnpm run build` at the workspace root once per test process, so `cli/dist` is the
- * current source. tsc emits even with type errors (type checks have their own step), so
- * a failed build only fails here when the CLI entry point is missing afterwards.
+ * current source. When pnpm refuses (e.g. a workspace dependency cycle), compile each
+ * package with tsc in dependency order instead. tsc emits even with type errors (type
+ * checks have their own step), so this fails only when the CLI entry point is missing.
  */
 export function ensureBuilt(): void {
   if (built) return;
-  const result = spawnSync('pnpm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000 });
-  if (!existsSync(CLI_BIN)) {
-    throw new Error(`build did not produce ${CLI_BIN}:\n${result.stdout}\n${result.stderr}`);
+  const pnpm = spawnSync('pnpm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000 });
+  let log = `${pnpm.stdout}\n${pnpm.stderr}`;
+  if (pnpm.status !== 0) {
+    const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+    for (const pkg of BUILD_ORDER) {
+      const r = spawnSync(process.execPath, [tsc, '-p', join(REPO_ROOT, pkg, 'tsconfig.json')], { encoding: 'utf8', timeout: 180_000 });
+      log += `\n${pkg}: ${r.stdout}${r.stderr}`;
+    }
   }
+  if (!existsSync(CLI_BIN)) throw new Error(`build did not produce ${CLI_BIN}:\n${log}`);
   built = true;
 }
 
