@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -267,4 +267,16 @@ test('show masks secrets unless asked to reveal; an unloadable type masks by nam
   const shown = await showBackendConfig(orphan, opts);
   assert.deepEqual(shown.options, { secret_token: MASK, password: MASK, region: 'eu' });
   assert.equal(shown.pluginError?.code, 'PYRS_PLUGIN_NOT_FOUND');
+});
+
+test('a symlinked backends.toml is updated where it points, the link kept', async () => {
+  const opts = fresh();
+  await mkdir(opts.dir, { recursive: true });
+  const real = path.join(root, `dotfiles-${count}.toml`);
+  await writeFile(real, '# managed elsewhere\n');
+  await symlink(real, backendsFile(opts));
+  await addBackendConfig('linked', 'fake', { api_key: 'abcd' }, opts);
+  assert.ok((await lstat(backendsFile(opts))).isSymbolicLink());
+  assert.match(await readFile(real, 'utf8'), /^# managed elsewhere\n\n\[linked\]\ntype = "fake"\n/);
+  assert.deepEqual(await readdir(opts.dir), ['backends.toml']);
 });
