@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { PassThrough, Readable } from 'node:stream';
 import { StorageErrorCode, storageCodeOf } from '../errors.js';
 import { BLOB_TYPES, type BlobType, type FileInfo, type FileRef, type StorageProvider } from './types.js';
@@ -54,7 +54,10 @@ export function runConformanceSuite(
   const writers = options.concurrentWriters ?? 4;
   const timeout = options.timeout ?? 60_000;
 
-  describe(`StorageProvider conformance: ${name}`, { timeout }, () => {
+  /** Each test gets the timeout of its own (a suite-level timeout would bound the sum). */
+  const test = (title: string, fn: (t: TestContext) => Promise<void>) => it(title, { timeout }, fn);
+
+  describe(`StorageProvider conformance: ${name}`, () => {
     let store: ConformanceSetup;
     let p: StorageProvider;
     /** A fresh, created repository. */
@@ -74,14 +77,14 @@ export function runConformanceSuite(
     });
 
     describe('repositories', () => {
-      it('createRepository makes a repository that repositoryExists reports', async () => {
+      test('createRepository makes a repository that repositoryExists reports', async () => {
         const repo = `repo-${randomBytes(6).toString('hex')}`;
         assert.equal(await p.repositoryExists(repo), false, 'exists before createRepository');
         await p.createRepository(repo);
         assert.equal(await p.repositoryExists(repo), true);
       });
 
-      it('createRepository is idempotent and keeps existing files', async () => {
+      test('createRepository is idempotent and keeps existing files', async () => {
         const repo = await newRepo();
         const blob = blobOf(Buffer.from('kept'));
         await p.write(blob.ref(repo, 'keys'), bodyOf(blob.data), blob.data.length);
@@ -90,7 +93,7 @@ export function runConformanceSuite(
         assert.deepEqual(await readAll(p, blob.ref(repo, 'keys')), blob.data);
       });
 
-      it('nested repository paths work (a/b)', async () => {
+      test('nested repository paths work (a/b)', async () => {
         const repo = `outer-${randomBytes(4).toString('hex')}/inner`;
         await p.createRepository(repo);
         assert.equal(await p.repositoryExists(repo), true);
@@ -100,7 +103,7 @@ export function runConformanceSuite(
         assert.deepEqual(await listAll(p, repo, 'data'), [{ name: blob.name, size: blob.data.length }]);
       });
 
-      it('repositories() yields every initialised repository once', async (t) => {
+      test('repositories() yields every initialised repository once', async (t) => {
         if (!p.repositories) return t.skip('optional: provider has no repositories()');
         const repos = [await newRepo('enum'), `enum-${randomBytes(4).toString('hex')}/sub`];
         await p.createRepository(repos[1]!);
@@ -115,7 +118,7 @@ export function runConformanceSuite(
     describe('missing repository and missing files', () => {
       const ghost = () => `missing-${randomBytes(6).toString('hex')}`;
 
-      it('stat, read and list of a missing repository throw NOT_FOUND', async () => {
+      test('stat, read and list of a missing repository throw NOT_FOUND', async () => {
         const repo = ghost();
         const ref = blobOf(Buffer.from('x')).ref(repo, 'data');
         await expectCode(p.stat(ref), StorageErrorCode.NOT_FOUND, 'stat');
@@ -124,7 +127,7 @@ export function runConformanceSuite(
         for (const type of BLOB_TYPES) await expectCode(listAll(p, repo, type), StorageErrorCode.NOT_FOUND, `list ${type}`);
       });
 
-      it('write into a missing repository throws NOT_FOUND and creates nothing', async () => {
+      test('write into a missing repository throws NOT_FOUND and creates nothing', async () => {
         const repo = ghost();
         const blob = blobOf(Buffer.from('orphan'));
         await expectCode(p.write(blob.ref(repo, 'data'), bodyOf(blob.data), blob.data.length), StorageErrorCode.NOT_FOUND, 'write');
@@ -132,7 +135,7 @@ export function runConformanceSuite(
         assert.equal(await p.repositoryExists(repo), false);
       });
 
-      it('delete in a missing repository resolves or throws NOT_FOUND', async () => {
+      test('delete in a missing repository resolves or throws NOT_FOUND', async () => {
         const ref = blobOf(Buffer.from('x')).ref(ghost(), 'keys');
         try {
           await p.delete(ref);
@@ -141,7 +144,7 @@ export function runConformanceSuite(
         }
       });
 
-      it('stat and read of a missing file throw NOT_FOUND, for every type and config', async () => {
+      test('stat and read of a missing file throw NOT_FOUND, for every type and config', async () => {
         const repo = await newRepo();
         for (const type of BLOB_TYPES) {
           const ref = blobOf(Buffer.from(type)).ref(repo, type);
@@ -153,14 +156,14 @@ export function runConformanceSuite(
         await expectCode(p.read(configRef(repo)), StorageErrorCode.NOT_FOUND, 'read config');
       });
 
-      it('a new repository lists nothing, for every type', async () => {
+      test('a new repository lists nothing, for every type', async () => {
         const repo = await newRepo();
         for (const type of BLOB_TYPES) assert.deepEqual(await listAll(p, repo, type), [], type);
       });
     });
 
     describe('config', () => {
-      it('is written once, read back, and never overwritten', async () => {
+      test('is written once, read back, and never overwritten', async () => {
         const repo = await newRepo();
         const first = randomBytes(155);
         await p.write(configRef(repo), bodyOf(first), first.length);
@@ -171,13 +174,13 @@ export function runConformanceSuite(
         assert.deepEqual(await readAll(p, configRef(repo)), first, 'config changed by a refused write');
       });
 
-      it('is not listed as a file of any type', async () => {
+      test('is not listed as a file of any type', async () => {
         const repo = await newRepo();
         await writeConfig(p, repo, 'config body');
         for (const type of BLOB_TYPES) assert.deepEqual(await listAll(p, repo, type), [], type);
       });
 
-      it('can be deleted', async () => {
+      test('can be deleted', async () => {
         const repo = await newRepo();
         await writeConfig(p, repo, 'doomed');
         await p.delete(configRef(repo));
@@ -186,7 +189,7 @@ export function runConformanceSuite(
     });
 
     describe('write and read', () => {
-      it('round-trips a file of every type (stat, read, list)', async () => {
+      test('round-trips a file of every type (stat, read, list)', async () => {
         const repo = await newRepo();
         for (const type of BLOB_TYPES) {
           const blob = blobOf(randomBytes(1000 + type.length));
@@ -197,7 +200,7 @@ export function runConformanceSuite(
         }
       });
 
-      it('stores an empty file', async () => {
+      test('stores an empty file', async () => {
         const repo = await newRepo();
         const blob = blobOf(Buffer.alloc(0));
         await p.write(blob.ref(repo, 'locks'), bodyOf(blob.data), 0);
@@ -205,7 +208,7 @@ export function runConformanceSuite(
         assert.deepEqual(await readAll(p, blob.ref(repo, 'locks')), Buffer.alloc(0));
       });
 
-      it('reads byte ranges: first byte, middle, last byte, tail, whole', async () => {
+      test('reads byte ranges: first byte, middle, last byte, tail, whole', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(10_000));
         const ref = blob.ref(repo, 'data');
@@ -216,7 +219,7 @@ export function runConformanceSuite(
         }
       });
 
-      it('refuses to overwrite: ALREADY_EXISTS, existing content untouched', async () => {
+      test('refuses to overwrite: ALREADY_EXISTS, existing content untouched', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(500));
         await p.write(blob.ref(repo, 'snapshots'), bodyOf(blob.data), blob.data.length);
@@ -226,7 +229,7 @@ export function runConformanceSuite(
         assert.deepEqual(await listAll(p, repo, 'snapshots'), [{ name: blob.name, size: blob.data.length }]);
       });
 
-      it('an in-flight upload is invisible until it completes', async () => {
+      test('an in-flight upload is invisible until it completes', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(64 * 1024));
         const body = new PassThrough();
@@ -248,7 +251,7 @@ export function runConformanceSuite(
         assert.deepEqual(await listAll(p, repo, type), [], `listed after ${label}`);
       };
 
-      it('body errors mid-way: write rejects with that error, nothing visible, a retry succeeds', async () => {
+      test('body errors mid-way: write rejects with that error, nothing visible, a retry succeeds', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(256 * 1024));
         const ref = blob.ref(repo, 'data');
@@ -262,7 +265,7 @@ export function runConformanceSuite(
         assert.deepEqual(await readAll(p, ref), blob.data, 'retry');
       });
 
-      it('short body: INCOMPLETE_BODY, nothing stored, a retry succeeds', async () => {
+      test('short body: INCOMPLETE_BODY, nothing stored, a retry succeeds', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(5000));
         const ref = blob.ref(repo, 'keys');
@@ -272,7 +275,7 @@ export function runConformanceSuite(
         assert.deepEqual(await readAll(p, ref), blob.data, 'retry');
       });
 
-      it('long body: INCOMPLETE_BODY, nothing stored', async () => {
+      test('long body: INCOMPLETE_BODY, nothing stored', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(5000));
         const ref = blob.ref(repo, 'locks');
@@ -280,7 +283,7 @@ export function runConformanceSuite(
         await assertAbsent(repo, 'locks', ref, 'a long body');
       });
 
-      it('a failed config upload leaves no config behind', async () => {
+      test('a failed config upload leaves no config behind', async () => {
         const repo = await newRepo();
         await expectCode(p.write(configRef(repo), bodyOf(Buffer.from('abc')), 10), StorageErrorCode.INCOMPLETE_BODY, 'short config');
         await expectCode(p.stat(configRef(repo)), StorageErrorCode.NOT_FOUND, 'stat config');
@@ -288,7 +291,7 @@ export function runConformanceSuite(
       });
     });
 
-    it('concurrent uploads of one name: at most one succeeds, the file is never mixed', async () => {
+    test('concurrent uploads of one name: at most one succeeds, the file is never mixed', async () => {
       const repo = await newRepo();
       const name = blobOf(Buffer.from('race')).name;
       const ref: FileRef = { repo, type: 'data', name };
@@ -312,7 +315,7 @@ export function runConformanceSuite(
     });
 
     describe('list', () => {
-      it(`lists names and sizes of ${listCount} files of a type, each once`, async () => {
+      test(`lists names and sizes of ${listCount} files of a type, each once`, async () => {
         const repo = await newRepo();
         const expected: FileInfo[] = [];
         const blobs = Array.from({ length: listCount }, (_, i) => blobOf(Buffer.concat([Buffer.from(`${i}:`), randomBytes(i % 97)])));
@@ -323,7 +326,7 @@ export function runConformanceSuite(
         assert.deepEqual(sortByName(await listAll(p, repo, 'data')), sortByName(expected));
       });
 
-      it('lists each type separately', async () => {
+      test('lists each type separately', async () => {
         const repo = await newRepo();
         const written = new Map<BlobType, FileInfo[]>();
         for (const type of BLOB_TYPES) {
@@ -336,7 +339,7 @@ export function runConformanceSuite(
     });
 
     describe('delete', () => {
-      it('removes a file (stat NOT_FOUND, not listed) and is idempotent', async () => {
+      test('removes a file (stat NOT_FOUND, not listed) and is idempotent', async () => {
         const repo = await newRepo();
         const keep = blobOf(randomBytes(20));
         const doomed = blobOf(randomBytes(30));
@@ -348,7 +351,7 @@ export function runConformanceSuite(
         await p.delete(blobOf(Buffer.from('never written')).ref(repo, 'data'));
       });
 
-      it('a deleted name can be written again', async () => {
+      test('a deleted name can be written again', async () => {
         const repo = await newRepo();
         const blob = blobOf(randomBytes(40));
         await p.write(blob.ref(repo, 'data'), bodyOf(blob.data), blob.data.length);
@@ -359,7 +362,7 @@ export function runConformanceSuite(
     });
 
     if (largeBlobSize > 0) {
-      it(`streams a ${largeBlobSize}-byte blob in and out (SHA-256 checked, never held in memory)`, async () => {
+      test(`streams a ${largeBlobSize}-byte blob in and out (SHA-256 checked, never held in memory)`, async () => {
         const repo = await newRepo();
         const source = generatedStream(largeBlobSize);
         const ref: FileRef = { repo, type: 'data', name: 'ab'.padEnd(64, '0') };
@@ -372,7 +375,7 @@ export function runConformanceSuite(
       });
     }
 
-    it("the root repository ('') works like any other", async () => {
+    test("the root repository ('') works like any other", async () => {
       await p.createRepository('');
       assert.equal(await p.repositoryExists(''), true);
       const blob = blobOf(randomBytes(64));
@@ -382,7 +385,7 @@ export function runConformanceSuite(
       await p.delete(blob.ref('', 'snapshots'));
     });
 
-    it('close() resolves (on a provider of its own)', async () => {
+    test('close() resolves (on a provider of its own)', async () => {
       const own = await setup();
       try {
         const repo = `close-${randomBytes(4).toString('hex')}`;
