@@ -280,3 +280,18 @@ test('a symlinked backends.toml is updated where it points, the link kept', asyn
   assert.match(await readFile(real, 'utf8'), /^# managed elsewhere\n\n\[linked\]\ntype = "fake"\n/);
   assert.deepEqual(await readdir(opts.dir), ['backends.toml']);
 });
+
+test('a name with a dot is a quoted table; --force replaces even a broken entry', async () => {
+  const opts = fresh();
+  await mkdir(opts.dir, { recursive: true });
+  await writeFile(backendsFile(opts), '[keep]\ntype = "fake"\napi_key = "abcd"\n\n["b.example"]\npath = "/no-type"\n');
+  await rejects(addBackendConfig('b.example', 'fake', { api_key: 'abcd' }, opts), 'PYRS_CONFIG_FILE_INVALID', /\[b\.example\]/);
+  await addBackendConfig('b.example', 'fake', { api_key: 'efgh' }, { ...opts, force: true });
+  assert.equal((await getBackendConfig('b.example', opts)).options.api_key, 'efgh');
+  await editBackendConfig('b.example', { path: '/p' }, opts);
+  const text = await readFile(backendsFile(opts), 'utf8');
+  assert.ok(text.startsWith('[keep]\ntype = "fake"\napi_key = "abcd"\n\n["b.example"]\ntype = "fake"\napi_key = "'), text);
+  assert.ok(text.endsWith('"\npath = "/p"\n'), text);
+  await removeBackendConfig('b.example', opts);
+  assert.equal(await readFile(backendsFile(opts), 'utf8'), '[keep]\ntype = "fake"\napi_key = "abcd"\n');
+});

@@ -147,7 +147,7 @@ async function list(args: string[], store: StoreOptions, io: ConfigIO): Promise<
 
 /** `path=/srv/restic api_key=********`, and where a PyRestServer file is used. */
 function summary(b: ShownBackend): string {
-  const options = Object.entries(b.options).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const options = Object.entries(b.options).map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"]+$/.test(v) ? v : JSON.stringify(v)}`);
   if (b.legacy) options.push(`(PyRestServer file ${b.file})`);
   if (b.pluginError) options.push('(backend not installed)');
   return options.join(' ');

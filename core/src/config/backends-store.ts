@@ -168,8 +168,9 @@ export async function addBackendConfig(
 ): Promise<StoredBackend> {
   checkName(name);
   const dir = dirOf(opts);
-  const existing = await lookup(name, dir);
-  if (existing && !opts.force) {
+  // With --force the old entry does not matter, even a broken one.
+  const existing = opts.force ? undefined : await lookup(name, dir);
+  if (existing) {
     throw new ConfigError(ConfigErrorCode.BACKEND_CONFIG_EXISTS, `a backend configuration named "${name}" already exists in ${existing.file}`, {
       hint: `Change it with \`pyrestserver config edit ${name} ...\`, or replace it with \`config add ${name} --force ...\`.`,
     });
