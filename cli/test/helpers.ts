@@ -83,9 +83,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/** This process's node flags, the tsx loader by absolute URL (a bare `tsx` resolves from the child's cwd). */
+const EXEC_ARGV = process.execArgv.map((arg) => (arg === 'tsx' ? import.meta.resolve('tsx') : arg));
+
 /** The CLI as a child process (from source, like the tests themselves run). */
 export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, CLI_BIN, ...args], {
+  return spawn(process.execPath, [...EXEC_ARGV, CLI_BIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...cleanEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,151 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SERVE_FLAGS } from '../src/serve/flags.js';
+import { runCli, startCli, tempDir, waitForLog, writeFiles, writePlugin } from './helpers.js';
+
+const exec = promisify(execFile);
+
+let root: string;
+let cleanup: () => Promise<void>;
+let projectDir: string;
+
+before(async () => {
+  ({ dir: root, cleanup } = await tempDir('pyrs-cli-'));
+  projectDir = path.join(root, 'project');
+  await writeFiles(projectDir, { 'package.json': '{"name":"p"}' });
+  await writePlugin(path.join(projectDir, 'node_modules'), { name: 'pyrestserver-backend-demo' });
+  await writePlugin(path.join(projectDir, 'node_modules'), {
+    name: 'pyrestserver-backend-leaky',
+    create: `context.logger.info({ api_key: options.api_key, nested: { api_key: options.api_key } }, 'starting leaky');
+      throw new Error('login refused for key ' + options.api_key);`,
+  });
+});
+after(() => cleanup());
+
+describe('help and version', () => {
+  test('pyrestserver --help lists the commands', async () => {
+    const { code, stdout } = await runCli(['--help'], { cwd: root });
+    assert.equal(code, 0);
+    for (const command of ['serve', 'backends']) assert.match(stdout, new RegExp(`^\\s+${command}\\s`, 'm'));
+  });
+
+  test('serve --help lists every flag, with its default', async () => {
+    const { code, stdout } = await runCli(['serve', '--help'], { cwd: root });
+    assert.equal(code, 0);
+    for (const flag of SERVE_FLAGS) {
+      const line = stdout.split('\n').find((l) => l.trimStart().startsWith(`--${flag.name} `) || l.trim() === `--${flag.name}`);
+      assert.ok(line, `--${flag.name} missing from:\n${stdout}`);
+      const shown = flag.defaultText ?? flag.default;
+      if (shown !== undefined) assert.ok(line.includes(`(default: ${shown})`), line);
+    }
+    assert.match(stdout, /Backend: local \(pyrestserver-backend-local/);
+    // The backend's own option shares --path; it is listed once.
+    assert.equal(stdout.match(/^\s+--path </gm)?.length, 1);
+  });
+
+  test('serve --backend NAME --help adds the backend options as kebab-case flags', async () => {
+    const { code, stdout } = await runCli(['serve', '--backend', 'demo', '--help'], { cwd: projectDir });
+    assert.equal(code, 0);
+    assert.match(stdout, /Backend: demo \(pyrestserver-backend-demo 1\.2\.3\)/);
+    assert.match(stdout, /--api-key <string>\s+demo: the API key \[secret, env DEMO_API_KEY, required\]/);
+    assert.match(stdout, /--workspace-id <string>\s+demo: workspace id \(default: 0\)/);
+    assert.match(stdout, /--retries <integer>.*\[env DEMO_RETRIES\] \(default: 3\)/);
+  });
+
+  test('--version prints the package version', async () => {
+    const { code, stdout } = await runCli(['--version'], { cwd: root });
+    assert.equal(code, 0);
+    assert.match(stdout, /^pyrestserver\/0\.1\.0 /);
+  });
+});
+
+describe('errors before listening', () => {
+  test('a missing plugin: the package, the places looked, the install hint, exit 1', async () => {
+    const { code, stdout, stderr } = await runCli(['serve', '--backend', 'nope', '--no-auth'], { cwd: projectDir });
+    assert.equal(code, 1);
+    assert.match(stderr, /error \[PYRS_PLUGIN_NOT_FOUND\]: backend "nope" not found: no package pyrestserver-backend-nope in/);
+    assert.ok(stderr.includes(path.join(projectDir, 'node_modules')), stderr);
+    assert.match(stderr, /^Install it: npm i -g pyrestserver-backend-nope$/m);
+    assert.doesNotMatch(stdout, /listening/);
+  });
+
+  test('an unknown flag: exit 2', async () => {
+    const { code, stderr } = await runCli(['serve', '--no-auth', '--colour', 'red'], { cwd: root });
+    assert.equal(code, 2);
+    assert.match(stderr, /PYRS_USAGE/);
+    assert.match(stderr, /colour/);
+  });
+
+  test('an unknown command: exit 2', async () => {
+    const { code, stderr } = await runCli(['serv'], { cwd: root });
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command: serv/);
+  });
+
+  test('secrets stay out of logs and error messages when a backend fails to start', async () => {
+    const secret = 'k-0123-very-secret';
+    const { code, stdout, stderr } = await runCli(['serve', '--backend', 'leaky', '--no-auth'], {
+      cwd: projectDir,
+      env: { DEMO_API_KEY: secret },
+    });
+    assert.equal(code, 1);
+    assert.match(stdout, /starting leaky/);
+    assert.match(stderr, /PYRS_BACKEND_START.*login refused for key \[secret\]/);
+    assert.ok(!stdout.includes(secret) && !stderr.includes(secret), `${stdout}\n${stderr}`);
+  });
+});
+
+describe('backends', () => {
+  test('--json lists every backend found with its options', async () => {
+    const { code, stdout } = await runCli(['backends', '--json'], { cwd: projectDir });
+    assert.equal(code, 0);
+    const list = JSON.parse(stdout) as { type: string; package: string; version: string; location: string; options: { name: string; secret: boolean; env?: string }[] }[];
+    const byType = new Map(list.map((b) => [b.type, b]));
+    assert.equal(byType.get('local')?.package, 'pyrestserver-backend-local');
+    const demo = byType.get('demo');
+    assert.equal(demo?.version, '1.2.3');
+    assert.equal(demo?.location, path.join(projectDir, 'node_modules', 'pyrestserver-backend-demo'));
+    assert.deepEqual(demo?.options.find((o) => o.name === 'api_key'), {
+      name: 'api_key', flag: '--api-key', type: 'string', required: true, secret: true, env: 'DEMO_API_KEY', description: 'the API key',
+    });
+  });
+
+  test('the table shows type, package, location and options', async () => {
+    const { code, stdout } = await runCli(['backends'], { cwd: projectDir });
+    assert.equal(code, 0);
+    assert.match(stdout, /^type:\s+demo$/m);
+    assert.match(stdout, /^package:\s+pyrestserver-backend-demo@1\.2\.3$/m);
+    assert.match(stdout, /^\s+api_key\s+string\s+-\s+required,secret\s+DEMO_API_KEY\s+the API key$/m);
+  });
+});
+
+describe('serve with the real restic', () => {
+  test('init, backup and check against the local backend, then a clean stop on SIGTERM', async () => {
+    const data = path.join(root, 'data');
+    const source = path.join(root, 'source');
+    await writeFiles(source, { 'a.txt': 'hello restic\n'.repeat(1000), 'dir/b.bin': 'x'.repeat(300_000) });
+    const child = startCli(['serve', '--path', data, '--listen', '127.0.0.1:0', '--no-auth'], { cwd: root });
+    try {
+      const listening = await waitForLog(child, 'listening');
+      assert.equal(listening.backend, 'local');
+      assert.equal(listening.path, data);
+      const port = new URL(String(listening.address)).port;
+      const env = { ...process.env, RESTIC_PASSWORD: 'pw', RESTIC_REPOSITORY: `rest:http://127.0.0.1:${port}/repo` };
+      await exec('restic', ['init'], { env });
+      await exec('restic', ['backup', source], { env });
+      await exec('restic', ['check'], { env });
+      assert.ok((await readdir(path.join(data, 'repo', 'snapshots'))).length === 1);
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
