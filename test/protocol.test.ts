@@ -187,6 +187,15 @@ describe('files', () => {
     }
     assert.equal((await upload(`/alice/main/data/${'Z'.repeat(64)}`, Buffer.from('x'))).status, 404);
   });
+
+  it('undecodable percent-encoding is 400 with a short plain-text body', async () => {
+    for (const bad of ['/a%zz/config', '/%C3/config', '/alice/%/config', `/alice/main/data/%g${blob.name.slice(2)}`]) {
+      const reply = await call('GET', bad);
+      assert.equal(reply.status, 400, bad);
+      assert.equal(reply.headers['content-type'], 'text/plain; charset=utf-8');
+      assert.equal(reply.body.toString(), 'Bad Request\n');
+    }
+  });
 });
 
 describe('listings', () => {

@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import type { StorageProvider } from './storage/types.js';
 import { registerProtocol } from './protocol/routes.js';
+import { replyWithError } from './protocol/replies.js';
 import { buildPolicies, type PolicyOptions } from './policies/index.js';
 import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerMetrics } from './metrics.js';
@@ -51,8 +52,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     ...(options.tls ? { https: await tlsServerOptions(options.tls) } : {}),
     // restic's paths: a repository path, a type and a 64-char name.
-    maxParamLength: 1024,
-    disableRequestLogging: true,
+    routerOptions: { maxParamLength: 1024 },
+    logController: new LogController({ disableRequestLogging: true }),
+    // Undecodable URLs and the like: the same short plain-text replies as the protocol routes.
+    frameworkErrors: replyWithError,
     // Keep-alive connections from restic are long-lived; close idle ones on shutdown.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
