@@ -144,32 +144,28 @@ for (const where of ['project', 'global'] as const) {
       assert.equal(byType.get('fixture-cjs')!.version, '0.0.2');
     });
 
-    test('serve --backend fixture-esm (ES module, options from flags) serves restic', async () => {
-      const data = path.join(work, `${where}-esm-data`);
-      const server = await serve(where, ['--backend', 'fixture-esm', '--dir', data]);
-      try {
-        assert.equal(server.listening.backend, 'fixture-esm');
-        const source = path.join(work, `${where}-esm-source`);
-        await makeTree(source, { files: SMALL_TREE });
-        await backupRoundTrip(server.url, source);
-        assert.equal((await readdir(path.join(data, 'repo', 'snapshots'))).length, 1);
-      } finally {
-        assert.equal(await server.stop(), 0, server.output());
-      }
-    });
-
-    test('serve --backend fixture-cjs (CommonJS, option from its x-env variable) serves restic', async () => {
-      const data = path.join(work, `${where}-cjs-data`);
-      const server = await serve(where, ['--backend', 'pyrestserver-backend-fixture-cjs'], { FIXTURE_CJS_DIR: data });
-      try {
-        const source = path.join(work, `${where}-cjs-source`);
-        await makeTree(source, { files: SMALL_TREE });
-        await backupRoundTrip(server.url, source);
-        assert.equal((await readdir(path.join(data, 'repo', 'snapshots'))).length, 1);
-      } finally {
-        assert.equal(await server.stop(), 0, server.output());
-      }
-    });
+    const plugins = [
+      { type: 'fixture-esm', how: 'ES module, options from flags', args: (data: string) => ['--backend', 'fixture-esm', '--dir', data], env: () => ({}) },
+      {
+        type: 'fixture-cjs', how: 'CommonJS named by package, option from its x-env variable',
+        args: () => ['--backend', 'pyrestserver-backend-fixture-cjs'], env: (data: string) => ({ FIXTURE_CJS_DIR: data }),
+      },
+    ];
+    for (const plugin of plugins) {
+      test(`serve --backend ${plugin.type} (${plugin.how}) serves restic`, async () => {
+        const data = path.join(work, `${where}-${plugin.type}-data`);
+        const server = await serve(where, plugin.args(data), plugin.env(data));
+        try {
+          assert.equal(server.listening.backend, plugin.type);
+          const source = path.join(work, `${where}-${plugin.type}-source`);
+          await makeTree(source, { files: SMALL_TREE });
+          await backupRoundTrip(server.url, source);
+          assert.equal((await readdir(path.join(data, 'repo', 'snapshots'))).length, 1);
+        } finally {
+          assert.equal(await server.stop(), 0, server.output());
+        }
+      });
+    }
 
     test('a missing backend: the install hint and a non-zero exit', async () => {
       const { code, stdout, stderr } = await cli(where, ['serve', '--backend', 's3', '--no-auth']);
