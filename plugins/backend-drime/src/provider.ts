@@ -53,6 +53,7 @@ export class DrimeProvider implements StorageProvider {
   readonly #folders: Folders;
   readonly #locks = new KeyedLock();
   readonly #background = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
 
   constructor(parts: DrimeProviderParts) {
     this.#api = parts.api;
@@ -151,9 +152,13 @@ export class DrimeProvider implements StorageProvider {
     yield* this.#repositoriesUnder('', 0);
   }
 
-  async close(): Promise<void> {
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
-    await this.#api.http.close();
+  /** Waits for background clean-ups, then closes the connections. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+      await this.#api.http.close();
+    })();
+    return this.#closing;
   }
 
   /** Repositories are folders holding a `config` file, at most two levels deep (as rest-server). */

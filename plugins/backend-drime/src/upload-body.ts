@@ -17,7 +17,12 @@ export class UploadBody {
   readonly #buffer: Buffer | undefined;
   readonly #source: Readable | undefined;
   #iterator: AsyncIterator<Buffer> | undefined;
+  /** A chunk read from the source and not handed out yet. */
   #leftover: Buffer | undefined;
+  #pending: Promise<void> | undefined;
+  #ended = false;
+  /** The reader (attempt) that owns the stream now; older ones must let go. */
+  #owner = 0;
   /** Bytes handed out from the stream so far. */
   #cursor = 0;
   #failure: unknown;
@@ -55,13 +60,13 @@ export class UploadBody {
       return;
     }
     if (offset !== this.#cursor) throw new Error(`upload body already sent up to byte ${this.#cursor}`);
+    const me = ++this.#owner;
     let missing = length;
     while (missing > 0) {
-      const chunk = this.#leftover ?? (await this.#next());
-      this.#leftover = undefined;
+      const chunk = await this.#take(me);
       if (!chunk) throw this.#fail(wrongLength(`only ${this.#cursor}`, this.size));
-      const piece = chunk.length > missing ? chunk.subarray(0, missing) : chunk;
       if (chunk.length > missing) this.#leftover = chunk.subarray(missing);
+      const piece = chunk.length > missing ? chunk.subarray(0, missing) : chunk;
       missing -= piece.length;
       this.#cursor += piece.length;
       yield piece;
@@ -71,17 +76,46 @@ export class UploadBody {
   /** After the last byte: the source must end here, without error. */
   async end(): Promise<void> {
     if (this.#buffer) return;
-    const extra = this.#leftover ?? (await this.#next());
+    const extra = await this.#take(++this.#owner);
     if (extra && extra.length > 0) throw this.#fail(wrongLength('more than', this.size));
   }
 
-  async #next(): Promise<Buffer | undefined> {
+  /**
+   * A failed attempt gives up the stream: a read it left pending hands its chunk to
+   * the next attempt instead of swallowing it.
+   */
+  revoke(): void {
+    this.#owner++;
+  }
+
+  /** The next chunk for reader `me`, claimed only while `me` owns the stream. */
+  async #take(me: number): Promise<Buffer | undefined> {
+    for (;;) {
+      if (me !== this.#owner) throw new Error('upload attempt abandoned');
+      if (this.#leftover) {
+        const chunk = this.#leftover;
+        this.#leftover = undefined;
+        return chunk;
+      }
+      if (this.#ended) return undefined;
+      await (this.#pending ??= this.#pull().finally(() => (this.#pending = undefined)));
+    }
+  }
+
+  /** Read one chunk from the source into `#leftover` (or mark the end). */
+  async #pull(): Promise<void> {
     this.#iterator ??= this.#source![Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       for (;;) {
         const { done, value } = await this.#iterator.next();
-        if (done) return undefined;
-        if (value.length > 0) return Buffer.isBuffer(value) ? value : Buffer.from(value);
+        if (done) {
+          this.#ended = true;
+          return;
+        }
+        if (value.length > 0) {
+          this.#leftover = Buffer.isBuffer(value) ? value : Buffer.from(value);
+          return;
+        }
       }
     } catch (err) {
       throw this.#fail(err);

@@ -79,6 +79,7 @@ export class Uploader {
     try {
       return await run();
     } catch (err) {
+      body.revoke();
       if (body.failure !== undefined) throw body.failure;
       if (err instanceof TransientError && !body.canSend(offset)) throw this.#api.http.unavailable(request, err, n + 1);
       throw err;

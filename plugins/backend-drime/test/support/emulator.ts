@@ -103,6 +103,9 @@ export class DrimeEmulator {
   readonly #objects = new Map<string, Buffer>();
   readonly #faults = new Map<Endpoint, Fault[]>();
   readonly #sockets = new Set<Socket>();
+  #chaos: { rate: number; faults: Fault[]; endpoints: Set<Endpoint>; random: () => number } | undefined;
+  /** Faults met so far, per kind. */
+  faultsMet: Record<string, number> = {};
   #nextId = 1;
   #api!: Server;
   #storage!: Server;
@@ -153,6 +156,29 @@ export class DrimeEmulator {
 
   clearFaults(): void {
     this.#faults.clear();
+    this.#chaos = undefined;
+  }
+
+  /**
+   * Random faults: each request to `endpoints` (default all) meets one of `faults`
+   * with probability `rate`, drawn from a PRNG seeded with `seed` (reproducible).
+   * `incomplete` only bites uploads; queued faults (`inject`) come first.
+   */
+  chaos(options: { rate: number; seed?: number; faults?: Fault[]; endpoints?: Endpoint[] }): void {
+    this.#chaos = {
+      rate: options.rate,
+      faults: options.faults ?? [
+        { kind: 'status', status: 429, retryAfter: 1 },
+        { kind: 'status', status: 500 },
+        { kind: 'status', status: 503 },
+        { kind: 'drop-request' },
+        { kind: 'drop-response' },
+        { kind: 'incomplete' },
+        { kind: 'incomplete', wrongSize: true },
+      ],
+      endpoints: new Set(options.endpoints ?? ENDPOINTS),
+      random: mulberry32(options.seed ?? 1),
+    };
   }
 
   /** Faults injected but not met yet. */
@@ -267,7 +293,17 @@ export class DrimeEmulator {
   }
 
   #takeFault(endpoint: Endpoint): Fault | undefined {
-    return this.#faults.get(endpoint)?.shift();
+    let fault = this.#faults.get(endpoint)?.shift();
+    const chaos = this.#chaos;
+    if (!fault && chaos?.endpoints.has(endpoint) && chaos.random() < chaos.rate) {
+      fault = chaos.faults[Math.floor(chaos.random() * chaos.faults.length)];
+      if (fault?.kind === 'incomplete' && endpoint !== 'upload' && endpoint !== 's3Entry') fault = undefined;
+    }
+    if (fault) {
+      const kind = fault.kind === 'status' ? String(fault.status) : fault.kind;
+      this.faultsMet[kind] = (this.faultsMet[kind] ?? 0) + 1;
+    }
+    return fault;
   }
 
   /** Faults that stop the request before any work; true when the request is done with. */
@@ -619,6 +655,18 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   const start = Number(m[1]);
   const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
   return start <= end ? { start, end } : undefined;
+}
+
+/** A small seeded PRNG (mulberry32). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function zeroCounts(): Record<Endpoint, number> {
