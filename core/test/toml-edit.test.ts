@@ -103,3 +103,43 @@ test('literal strings and multi-line strings with quote runs are skipped correct
   const out = setTable(text, 'b', { type: 'z' });
   assert.equal(out, text.replace('type = "y"', 'type = "z"'));
 });
+
+test('tricky documents: quoted keys with = and ], brackets in comments and strings, arrays of tables', () => {
+  const text = `"a=b" = 1 # [not] a header
+'lit]key' = "x ] y"
+[first]
+type = "x"
+"quoted key" = "v" # comment with = and [brackets]
+arr = [ [1, 2], ["]", "["] ] # nested
+inline = { a = 1, "b]" = "}" }
+[[list]]
+n = 1
+[[list]]
+n = 2
+[ "sp ace" . inner ]
+x = 1
+[last]
+type = "y"
+date = 1979-05-27 07:32:00Z
+ml = '''
+[fake]
+type = "z"
+'''
+`;
+  const doc = parse(text) as Record<string, Record<string, unknown>>;
+  for (const name of ['first', 'last']) {
+    const changed = { ...doc[name], type: 'changed', added: [1, 2] };
+    const out = setTable(text, name, changed);
+    assert.deepEqual(structuredClone((parse(out) as Record<string, unknown>)[name]), structuredClone(changed));
+    const removed = setTable(text, name, undefined);
+    assert.equal((parse(removed) as Record<string, unknown>)[name], undefined);
+  }
+  // Tables written in other shapes are replaced whole: the other content stays.
+  for (const name of ['list', 'sp ace']) {
+    const out = setTable(text, name, { type: 'new' });
+    assert.deepEqual(structuredClone((parse(out) as Record<string, unknown>)[name]), { type: 'new' });
+  }
+  // A value change in [first] touches that line only.
+  const out = setTable(text, 'first', { ...doc.first, type: 'x2' });
+  assert.equal(out, text.replace('type = "x"', 'type = "x2"'));
+});

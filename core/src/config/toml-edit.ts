@@ -120,10 +120,14 @@ function scan(text: string): { headers: Header[]; pairs: Pair[] } {
   return { headers, pairs };
 }
 
-/** A value as it is written after `key = `, or undefined when it needs a table of its own. */
-function inlineValue(value: unknown): string | undefined {
-  const line = stringify({ x: value });
-  return line.startsWith('x = ') && line.indexOf('\n') === line.length - 1 ? line.slice(4, -1) : undefined;
+/** A value as written after `key = `, on one line (tables inline: `{ a = 1 }`). */
+function inlineValue(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : `[ ${value.map(inlineValue).join(', ')} ]`;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const pairs = Object.entries(value).map(([k, v]) => `${formatKey(k)} = ${inlineValue(v)}`);
+    return pairs.length === 0 ? '{}' : `{ ${pairs.join(', ')} }`;
+  }
+  return stringify({ x: value }).slice('x = '.length, -1);
 }
 
 const formatKey = (key: string) => stringify({ [key]: 0 }).slice(0, -' = 0\n'.length);
@@ -147,7 +151,7 @@ const applyEdits = (text: string, edits: Edit[]) =>
   [...edits].sort((a, b) => b.from - a.from).reduce((t, e) => t.slice(0, e.from) + e.text + t.slice(e.to), text);
 
 /** Key-level edits of a table written as one `[name]` block of plain `key = value` lines; undefined otherwise. */
-function editInPlace(text: string, name: string, values: Table, scanned: ReturnType<typeof scan>, eol: string): Edit[] | undefined {
+function editInPlace(text: string, name: string, old: Table, values: Table, scanned: ReturnType<typeof scan>, eol: string): Edit[] | undefined {
   const { headers, pairs } = scanned;
   const own = headers.filter((h) => h.path[0] === name);
   const rootPairs = pairs.filter((p) => p.table.length === 0 && p.key[0] === name);
@@ -155,26 +159,19 @@ function editInPlace(text: string, name: string, values: Table, scanned: ReturnT
   const header = own[0]!;
   const body = pairs.filter((p) => p.start >= header.end && p.table === header.path);
   if (body.some((p) => p.key.length !== 1)) return undefined;
-  const formatted = new Map<string, string>();
-  for (const [key, value] of Object.entries(values)) {
-    const inline = inlineValue(value);
-    if (inline === undefined) return undefined;
-    formatted.set(key, inline);
-  }
-  const old = (parse(text) as Table)[name] as Table;
   const edits: Edit[] = [];
   const present = new Set<string>();
   for (const pair of body) {
     const key = pair.key[0]!;
     present.add(key);
-    if (!formatted.has(key)) edits.push({ from: pair.start, to: pair.end, text: '' });
-    else if (!sameValue(old[key], values[key])) edits.push({ from: pair.valueStart, to: pair.valueEnd, text: formatted.get(key)! });
+    if (!(key in values)) edits.push({ from: pair.start, to: pair.end, text: '' });
+    else if (!sameValue(old[key], values[key])) edits.push({ from: pair.valueStart, to: pair.valueEnd, text: inlineValue(values[key]) });
   }
-  const added = [...formatted].filter(([key]) => !present.has(key));
+  const added = Object.keys(values).filter((key) => !present.has(key));
   if (added.length > 0) {
     const at = body.length > 0 ? body[body.length - 1]!.end : header.end;
     const lead = at === text.length && !text.endsWith('\n') ? eol : '';
-    const lines = added.map(([key, value]) => `${formatKey(key)} = ${value}${eol}`);
+    const lines = added.map((key) => `${formatKey(key)} = ${inlineValue(values[key])}${eol}`);
     edits.push({ from: at, to: at, text: lead + lines.join('') });
   }
   return edits;
@@ -227,7 +224,7 @@ export function setTable(text: string, name: string, values: Table | undefined):
   const scanned = scan(text);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
   let result: string;
-  const inPlace = values && name in before ? editInPlace(text, name, values, scanned, eol) : undefined;
+  const inPlace = values && name in before ? editInPlace(text, name, before[name] as Table, values, scanned, eol) : undefined;
   if (inPlace) {
     result = applyEdits(text, inPlace);
   } else {
