@@ -227,6 +227,38 @@ describe('policies run before the provider and the body', () => {
   });
 });
 
+describe('policy hooks after each operation (seen through the --prometheus counters)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ prometheus: true, prometheusNoAuth: true });
+    await request(server.url, '/m/?create=true', { method: 'POST' });
+  });
+  after(() => server.close());
+
+  const counter = async (name: string): Promise<number> => {
+    const text = (await request(server.url, '/metrics')).body.toString();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes('repo="m"') && l.includes('type="data"'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+
+  it('written, read (bytes actually served) and deleted (with the size) are reported once each', async () => {
+    const blob = randomBlob(1000);
+    const path = `/m/data/${blob.name}`;
+    assert.equal((await upload(server, path, blob.data)).status, 200);
+    assert.equal((await upload(server, path, blob.data)).status, 403); // not written
+    assert.equal((await request(server.url, path, { headers: { range: 'bytes=100-199' } })).status, 206);
+    assert.equal((await request(server.url, path, { method: 'HEAD' })).status, 200); // not a read
+    assert.equal((await request(server.url, path, { method: 'DELETE' })).status, 200);
+    assert.equal((await request(server.url, path, { method: 'DELETE' })).status, 200); // gone: not counted
+    assert.equal(await counter('rest_server_blob_write_total'), 1);
+    assert.equal(await counter('rest_server_blob_write_bytes_total'), 1000);
+    assert.equal(await counter('rest_server_blob_read_total'), 1);
+    assert.equal(await counter('rest_server_blob_read_bytes_total'), 100);
+    assert.equal(await counter('rest_server_blob_delete_total'), 1);
+    assert.equal(await counter('rest_server_blob_delete_bytes_total'), 1000);
+  });
+});
+
 describe('append-only', () => {
   let server: TestServer;
   before(async () => {
