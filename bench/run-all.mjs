@@ -6,7 +6,7 @@
 //   pnpm run build && node bench/run-all.mjs [--servers ours,rclone] [--rounds 1] [--quick]
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,10 +58,16 @@ const USAGE = `usage: node bench/run-all.mjs [options]
   --count, --large-count, --passes, --lists, --duration, --warmup   passed to load.mjs
   --size-mib, --seed                                                 passed to restic.mjs
   --profile          run our server under node --cpu-prof (profiles in .bench/profiles/<time>/)
-  --out FILE         raw results as JSON (default .bench/results-<time>.json)`;
+  --out FILE         raw results as JSON (default .bench/results-<time>.json)
+  --report FILE      only print the report of saved raw results`;
 
 async function main(argv) {
   const options = parseOptions(argv);
+  if (options.report) {
+    const saved = JSON.parse(await readFile(options.report, 'utf8'));
+    process.stdout.write(`${renderReport(saved.options, saved.machine, saved.runs, saved.date)}\n`);
+    return 0;
+  }
   for (const name of options.servers) {
     const problem = SERVERS[name].missing();
     if (problem) throw new Error(`${name}: ${problem}`);
@@ -81,10 +87,10 @@ async function main(argv) {
     }
   }
 
-  const report = renderReport(options, machine, runs);
-  process.stdout.write(`${report}\n`);
+  const date = new Date().toISOString();
+  process.stdout.write(`${renderReport(options, machine, runs, date)}\n`);
   await mkdir(dirname(options.out), { recursive: true });
-  await writeFile(options.out, `${JSON.stringify({ date: new Date().toISOString(), machine, options, runs }, null, 2)}\n`);
+  await writeFile(options.out, `${JSON.stringify({ date, machine, options, runs }, null, 2)}\n`);
   log(`raw results: ${options.out}`);
   if (options.profile) log(`CPU profiles of our server: ${options.profile} (summarize: node bench/cpuprofile-top.mjs FILE)`);
   return runs.some((r) => r.failed) ? 1 : 0;
@@ -99,6 +105,7 @@ function parseOptions(argv) {
     out: { type: 'string' },
     data: { type: 'string', default: join(ROOT, '.bench', 'dataset') },
     profile: { type: 'boolean', default: false },
+    report: { type: 'string' },
     ...Object.fromEntries(passed.map((name) => [name, { type: 'string' }])),
   });
   const servers = values.servers.split(',').filter(Boolean);
@@ -116,6 +123,7 @@ function parseOptions(argv) {
     rounds: integer('rounds'),
     quick: values.quick,
     data: values.data,
+    report: values.report,
     profile: values.profile ? join(ROOT, '.bench', 'profiles', stamp) : undefined,
     out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
     load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
@@ -279,12 +287,13 @@ function headline(phase) {
   return /^8MiB (POST|GET)$/.test(phase) ? 'MB/s' : 'ops/s';
 }
 
-function renderReport(options, machine, runs) {
+function renderReport(options, machine, runs, date) {
   const servers = options.servers;
-  const [first, second] = servers;
-  const ratioHeader = second ? `${first}/${second}` : undefined;
+  // The first server against each of the others.
+  const [first, ...others] = servers;
+  const ratioHeaders = others.map((other) => `${first}/${other}`);
   const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${fixed(a / b, 2)}x` : undefined);
-  const withRatio = (cells, a, b) => (second ? [...cells, ratio(a, b)] : cells);
+  const withRatios = (cells, value) => [...cells, ...others.map((other) => ratio(value(first), value(other)))];
 
   const phases = runs.find((r) => r.load)?.load.phases.map((p) => p.phase) ?? [];
   const loadRows = phases.map((phase) => {
@@ -299,7 +308,7 @@ function renderReport(options, machine, runs) {
     const cells = servers.map((s) => `${fixed(value(s), 0) ?? '-'}${errors(s) ? ` (${errors(s)} errors)` : ''}`);
     const ref = REST_SERVER[phase];
     return [
-      ...withRatio([`${phase} ${unit}`, ...cells], value(first), value(second)),
+      ...withRatios([`${phase} ${unit}`, ...cells], value),
       ref ? `${ref.low}-${ref.high}` : undefined,
       ref ? verdict(value(first), ref) : undefined,
     ];
@@ -315,7 +324,7 @@ function renderReport(options, machine, runs) {
   const steps = runs.find((r) => r.restic)?.restic.steps.map((s) => s.step) ?? [];
   const resticRows = steps.map((step) => {
     const seconds = (server) => medianOf(runs, server, (r) => r.restic.steps.find((s) => s.step === step).seconds);
-    return withRatio([step, ...servers.map((s) => fixed(seconds(s), 2))], seconds(first), seconds(second));
+    return withRatios([step, ...servers.map((s) => fixed(seconds(s), 2))], seconds);
   });
 
   const rssRow = (label, pick) => [label, ...servers.map((s) => mib(medianOf(runs, s, pick)))];
@@ -331,7 +340,7 @@ function renderReport(options, machine, runs) {
   const dataset = runs.find((r) => r.restic)?.restic.dataset;
   const labels = servers.map((s) => SERVERS[s].label);
   return [
-    `## Results (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${options.rounds} round(s)${options.quick ? ', --quick' : ''})`,
+    `## Results (${date.slice(0, 16).replace('T', ' ')} UTC, ${options.rounds} round(s)${options.quick ? ', --quick' : ''})`,
     '',
     `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.`,
     `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, ${machine.kernel}; ${machine.node}; ${machine.restic}; ${machine.rclone}; temp dir on: ${machine.tmpDisk}.`,
@@ -339,7 +348,7 @@ function renderReport(options, machine, runs) {
     '',
     '### Load (bench/load.mjs), higher is better',
     '',
-    markdownTable(['phase', ...servers, ...(ratioHeader ? [ratioHeader] : []), 'rest-server ref', `${first} vs ref`], loadRows),
+    markdownTable(['phase', ...servers, ...ratioHeaders, 'rest-server ref', `${first} vs ref`], loadRows),
     '',
     `### CPU during the load phases (% of one core; ${machine.nproc} cores in all; "others" = other processes on the machine)`,
     '',
@@ -350,7 +359,7 @@ function renderReport(options, machine, runs) {
     '',
     `### restic (bench/restic.mjs), seconds, lower is better${dataset ? `: ${dataset.files} files, ${mib(dataset.bytes)} MiB` : ''}`,
     '',
-    markdownTable(['step', ...servers, ...(ratioHeader ? [`${ratioHeader} time`] : [])], resticRows),
+    markdownTable(['step', ...servers, ...ratioHeaders.map((h) => `${h} time`)], resticRows),
     '',
     '### Server peak RSS (MiB)',
     '',
