@@ -18,6 +18,13 @@ function recordingLogger() {
   return { lines, info: log, warn: log } as unknown as { lines: string[]; info: typeof log; warn: typeof log };
 }
 
+/** The text of an htpasswd file the real `htpasswd` made with these entries. */
+async function htpasswdText(t: TestContext, entries: [user: string, password: string, flag: Parameters<typeof htpasswd>[3]][]) {
+  const file = join(await tempDir(t), 'htpasswd');
+  entries.forEach(([user, password, flag], i) => htpasswd(file, user, password, flag, i === 0));
+  return readFile(file, 'utf8');
+}
+
 /** An htpasswd file with user alice (password `pw`), opened with a counting verifier. */
 async function aliceWithCountedChecks(t: TestContext, flag: '-B' | '-s' = '-B') {
   const file = join(await tempDir(t), 'htpasswd');
@@ -49,12 +56,8 @@ test('apr1 reproduces `htpasswd -m` for several passwords and salts', () => {
 });
 
 test('verifyHash accepts the right password and refuses a wrong one for -B, -s and -m entries', async (t) => {
-  const dir = await tempDir(t);
-  const file = join(dir, 'htpasswd');
-  htpasswd(file, 'b', 'pw-b', '-B', true);
-  htpasswd(file, 's', 'pw-s', '-s');
-  htpasswd(file, 'm', 'pw-m', '-m');
-  const { users, warnings } = parseHtpasswd(await readFile(file, 'utf8'));
+  const text = await htpasswdText(t, [['b', 'pw-b', '-B'], ['s', 'pw-s', '-s'], ['m', 'pw-m', '-m']]);
+  const { users, warnings } = parseHtpasswd(text);
   assert.deepEqual(warnings, []);
   assert.deepEqual([...users.keys()], ['b', 's', 'm']);
   assert.deepEqual([...users.values()].map(hashKind), ['bcrypt', 'sha1', 'apr1']);
@@ -71,12 +74,7 @@ test('bcrypt $2a$, $2b$ and $2y$ prefixes all verify', async () => {
 });
 
 test('plain-text and crypt entries are refused with a warning naming the user, never the hash', async (t) => {
-  const dir = await tempDir(t);
-  const file = join(dir, 'htpasswd');
-  htpasswd(file, 'plain', 'hunter2', '-p', true);
-  htpasswd(file, 'crypt', 'hunter2', '-d');
-  htpasswd(file, 'good', 'pw', '-s');
-  const text = await readFile(file, 'utf8');
+  const text = await htpasswdText(t, [['plain', 'hunter2', '-p'], ['crypt', 'hunter2', '-d'], ['good', 'pw', '-s']]);
   const cryptHash = text.split('\n').find((l) => l.startsWith('crypt:'))!.slice('crypt:'.length);
   const { users, warnings } = parseHtpasswd(`# comment\n\n${text}bad user:{SHA}x\n`);
   assert.deepEqual([...users.keys()], ['good']);
