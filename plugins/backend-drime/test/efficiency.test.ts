@@ -1,0 +1,87 @@
+/** API calls per operation (what restic's workload costs) and connection pooling. */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { createDrimeProvider } from '../src/index.js';
+import { blobIn, randomBlob, readAll, write } from './support/blobs.js';
+import { capturingLogger, startHarness, type Harness } from './support/setup.js';
+
+let h: Harness;
+afterEach(() => h?.close());
+
+describe('API calls', () => {
+  it('a new repository: one root listing and one call per folder', async () => {
+    h = await startHarness();
+    h.emulator.resetCounts();
+    await h.provider.createRepository('r');
+    assert.deepEqual(nonZero(h.emulator.counts), { list: 1, createFolder: 6 });
+  });
+
+  it('writing N new files costs N uploads plus one folder per new data shard, no listing', async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    h.emulator.resetCounts();
+    const blobs = [...Array.from({ length: 20 }, () => blobIn('e')), ...Array.from({ length: 10 }, () => randomBlob(200))];
+    const shards = new Set(blobs.map((b) => b.name.slice(0, 2)));
+    for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
+    const snapshot = randomBlob(300);
+    await write(h.provider, snapshot.ref('r', 'snapshots'), snapshot.data);
+    assert.deepEqual(nonZero(h.emulator.counts), { upload: 31, createFolder: shards.size });
+  });
+
+  it('stat and read after our own writes cost no listing; a read is one download', async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    const blobs = Array.from({ length: 10 }, () => randomBlob(1000));
+    for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
+    h.emulator.resetCounts();
+    for (const b of blobs) {
+      assert.deepEqual(await h.provider.stat(b.ref('r')), { size: 1000 });
+      assert.deepEqual(await readAll(h.provider, b.ref('r'), { start: 10, end: 20 }), b.data.subarray(10, 21));
+    }
+    assert.deepEqual(nonZero(h.emulator.counts), { download: 10, storageGet: 10 });
+  });
+
+  it('after a restart, each folder is listed once, however many files are looked up', async () => {
+    h = await startHarness({ emulator: { pageSize: 50 } });
+    await h.provider.createRepository('r');
+    const blobs = Array.from({ length: 40 }, () => blobIn('7'));
+    for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
+    const restarted = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
+    try {
+      h.emulator.resetCounts();
+      for (const b of blobs) await restarted.stat(b.ref('r'));
+      // The root listing answers entries from everywhere (all pages); then r, r/data, each r/data/7x once.
+      const rootPages = Math.ceil(h.emulator.entries().length / 50);
+      const shards = new Set(blobs.map((b) => b.name.slice(0, 2))).size;
+      assert.deepEqual(nonZero(h.emulator.counts), { list: rootPages + 2 + shards });
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('deleting a file is one call', async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    const blob = randomBlob(10);
+    await write(h.provider, blob.ref('r', 'locks'), blob.data);
+    h.emulator.resetCounts();
+    await h.provider.delete(blob.ref('r', 'locks'));
+    assert.deepEqual(nonZero(h.emulator.counts), { delete: 1 });
+  });
+});
+
+describe('connection pooling', () => {
+  it('reuses at most max_connections keep-alive connections', async () => {
+    h = await startHarness({ provider: { max_connections: 3 } });
+    await h.provider.createRepository('r');
+    const blobs = Array.from({ length: 60 }, () => randomBlob(2000));
+    await Promise.all(blobs.map((b) => write(h.provider, b.ref('r'), b.data)));
+    await Promise.all(blobs.map((b) => readAll(h.provider, b.ref('r'))));
+    assert.ok(h.emulator.totalCalls > 150);
+    assert.ok(h.emulator.connections <= 3, `${h.emulator.connections} connections to the API`);
+  });
+});
+
+function nonZero(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+}
