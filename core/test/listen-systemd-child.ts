@@ -3,8 +3,8 @@
  * socket systemd passes (fd 3) and prints the address listen() reports. Not a test file.
  */
 import { pino } from 'pino';
-import local from 'pyrestserver-backend-local';
 import { createServer, listen } from '../src/index.js';
+import { local } from './security-support.js';
 
 const [root, spec] = process.argv.slice(2) as [string, string];
 const logger = pino({ level: 'silent' });

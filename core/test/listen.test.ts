@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import local from 'pyrestserver-backend-local';
 import { createServer, listen } from '../src/index.js';
 import { parseHostPort, systemdListenFds } from '../src/listen.js';
-import { selfSignedCert, silentLogger, tempDir } from './security-support.js';
+import { local, selfSignedCert, silentLogger, tempDir } from './security-support.js';
 
 async function app(t: TestContext, extra = {}) {
   const provider = await local.create({ path: await tempDir(t) }, { logger: silentLogger, groupAccessible: false });

@@ -6,8 +6,7 @@ import { buildPolicies } from '../src/policies/index.js';
 import { QuotaPolicy } from '../src/policies/quota.js';
 import type { Access } from '../src/policies/types.js';
 import type { StorageProvider } from '../src/storage/types.js';
-import local from 'pyrestserver-backend-local';
-import { blob, headersOnlyUpload, silentLogger, startServer, tempDir, upload } from './security-support.js';
+import { blob, headersOnlyUpload, local, silentLogger, startServer, tempDir, upload } from './security-support.js';
 
 const post = upload;
 

@@ -12,8 +12,15 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import local from 'pyrestserver-backend-local';
+import local from '../../plugins/backend-local/src/index.js';
 import { createServer, type ServerOptions, type StorageProvider } from '../src/index.js';
+
+/**
+ * The real local backend. Imported by path, not as `pyrestserver-backend-local`: a core
+ * devDependency on it would make a workspace cycle (it depends on core) that breaks
+ * `pnpm -r run build`. Its own `@pyrestserver/core` import resolves to this same core.
+ */
+export { local };
 
 export const silentLogger = pino({ level: 'silent' });
 
