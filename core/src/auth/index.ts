@@ -33,8 +33,8 @@ type Authenticate = (request: FastifyRequest) => Promise<string | null | undefin
 /**
  * Authentication as the first onRequest hook (before any body is read): Basic auth
  * against an htpasswd file, or a trusted proxy's header, or nothing (--no-auth).
- * Sets `request.user`, then enforces private repositories on the URL. Failure is 401
- * with `WWW-Authenticate: Basic realm="restic"`, as rest-server answers.
+ * Sets `request.user`, then enforces private repositories on the URL. Failure is 401, as
+ * in rest-server, plus `WWW-Authenticate: Basic realm="restic"` (which rest-server omits).
  * The htpasswd file is reloaded when it changes and on SIGHUP.
  */
 export async function registerAuth(app: FastifyInstance, options: AuthServerOptions): Promise<void> {
