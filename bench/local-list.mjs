@@ -8,7 +8,7 @@
  * times through LocalProvider.list (the path GET /data/ takes), prints each time in ms,
  * then removes the folder.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,9 +21,12 @@ try {
   const provider = new LocalProvider({ root });
   await provider.createRepository('bench');
   let t = performance.now();
+  // Hard links to 13 source files: far quicker to make than 100,000 separate files.
+  const sources = Array.from({ length: 13 }, (_, size) => path.join(root, `source-${size}`));
+  sources.forEach((file, size) => writeFileSync(file, Buffer.alloc(size)));
   for (let i = 0; i < count; i++) {
     const name = createHash('sha256').update(String(i)).digest('hex');
-    writeFileSync(path.join(root, 'bench', 'data', name.slice(0, 2), name), Buffer.alloc(i % 13));
+    linkSync(sources[i % 13], path.join(root, 'bench', 'data', name.slice(0, 2), name));
   }
   console.log(`created ${count} blobs in ${(performance.now() - t).toFixed(0)} ms`);
   for (let r = 1; r <= rounds; r++) {

@@ -16,6 +16,8 @@ import { errnoOf } from './fs-errors.js';
 import { entriesOf } from './dirs.js';
 import { isBlobName, isBlobType } from './layout.js';
 
+/** The name of a `data/` subfolder. */
+const SHARD = /^[0-9a-f]{2}$/;
 /** Subfolders of `data/` being read ahead of the consumer. */
 const SUBDIR_WINDOW = 8;
 /** Longest stretch of synchronous stat() calls before the event loop gets a turn. */
@@ -84,25 +86,35 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
   return infos.filter((info): info is FileInfo => info !== undefined);
 }
 
-/** Name and size of every restic file directly in `dir`. Files removed meanwhile are left out. */
-async function filesIn(dir: string, sizer: Sizer): Promise<FileInfo[]> {
-  const names = (await entriesOf(dir)).filter((e) => e.isFile() && isBlobName(e.name)).map((e) => e.name);
+/**
+ * Name and size of every restic file directly in `dir` (in `data/xx`, only names starting
+ * with `xx`: a file elsewhere could not be read by its name). Files removed meanwhile are left out.
+ */
+async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<FileInfo[]> {
+  const names = (await entriesOf(dir))
+    .filter((e) => e.isFile() && isBlobName(e.name) && e.name.startsWith(prefix))
+    .map((e) => e.name);
   return sizer.sizes(dir, names);
 }
 
-/** Every restic file of a type folder; for `data`, across its subfolders. */
-export async function* filesOfType(typeDir: string, sharded: boolean): AsyncGenerator<FileInfo> {
+/**
+ * Every restic file of a type folder, a folder at a time (for `data`, across its subfolders).
+ * Batches, because a value handed through an async generator costs several promise turns,
+ * many times more under async hooks; see `flatten`.
+ */
+export async function* batchesOfType(typeDir: string, sharded: boolean): AsyncGenerator<FileInfo[]> {
   const sizer = new Sizer();
   if (!sharded) {
-    yield* await filesIn(typeDir, sizer);
+    yield await filesIn(typeDir, sizer);
     return;
   }
-  const subdirs = (await entriesOf(typeDir)).filter((e) => e.isDirectory()).map((e) => path.join(typeDir, e.name));
+  const subdirs = (await entriesOf(typeDir)).filter((e) => e.isDirectory() && SHARD.test(e.name)).map((e) => e.name);
   const pending: Promise<FileInfo[]>[] = [];
   let next = 0;
   const refill = () => {
     while (pending.length < SUBDIR_WINDOW && next < subdirs.length) {
-      const listing = filesIn(subdirs[next++]!, sizer);
+      const shard = subdirs[next++]!;
+      const listing = filesIn(path.join(typeDir, shard), sizer, shard);
       listing.catch(() => {}); // rejections are raised when awaited below
       pending.push(listing);
     }
@@ -111,8 +123,33 @@ export async function* filesOfType(typeDir: string, sharded: boolean): AsyncGene
   while (pending.length > 0) {
     const batch = await pending.shift()!;
     refill();
-    yield* batch;
+    yield batch;
   }
+}
+
+/** The items of `batches` one by one, at the cost of one promise per item. */
+export function flatten<T>(batches: AsyncIterator<T[]>): AsyncIterableIterator<T> {
+  let batch: T[] = [];
+  let i = 0;
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      while (i >= batch.length) {
+        const r = await batches.next();
+        if (r.done) return { done: true, value: undefined };
+        batch = r.value;
+        i = 0;
+      }
+      return { done: false, value: batch[i++]! };
+    },
+    async return(): Promise<IteratorResult<T>> {
+      batch = [];
+      await batches.return?.(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /**

@@ -21,7 +21,7 @@ import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
 import { errnoOf, fsError } from './fs-errors.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
-import { filesOfType, repositoriesUnder } from './listing.js';
+import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
 
 export interface LocalProviderOptions {
@@ -126,11 +126,15 @@ export class LocalProvider implements StorageProvider {
     }
   }
 
-  async *list(repo: string, type: BlobType): AsyncGenerator<FileInfo> {
+  list(repo: string, type: BlobType): AsyncIterable<FileInfo> {
+    return flatten(this.listBatches(repo, type));
+  }
+
+  private async *listBatches(repo: string, type: BlobType): AsyncGenerator<FileInfo[]> {
     const typeDir = this.layout.typeDir(repo, type);
     if (!(await this.isDir(path.dirname(typeDir)))) throw notFound(`repository ${JSON.stringify(repo)}`);
     try {
-      yield* filesOfType(typeDir, type === 'data');
+      yield* batchesOfType(typeDir, type === 'data');
     } catch (err) {
       throw fsError(err, `list ${repo === '' ? '' : `${repo}/`}${type}`);
     }
