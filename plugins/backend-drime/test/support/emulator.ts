@@ -213,7 +213,7 @@ export class DrimeEmulator {
     const parts = path.split('/').filter(Boolean);
     let parent: number | null = null;
     for (const part of parts.slice(0, -1)) {
-      const folder = this.children(parent)
+      const folder: StoredEntry | undefined = this.children(parent)
         .filter((e) => e.type === 'folder' && e.name === part)
         .sort((a, b) => a.id - b.id)[0];
       if (!folder) return [];
@@ -373,7 +373,7 @@ export class DrimeEmulator {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('limit', () => (tooBig = true));
-        stream.on('end', () => (file = { name: info.filename, data: Buffer.concat(chunks) }));
+        stream.on('end', () => (file = { name: info.filename ?? 'file', data: Buffer.concat(chunks) }));
       });
       parser.on('close', resolve);
       parser.on('error', reject);
