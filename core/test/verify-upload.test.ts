@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { StorageErrorCode } from '../src/errors.js';
+import { UploadCheck } from '../src/policies/verify-upload.js';
+
+/** Pipe `chunks` through an UploadCheck; report what a provider consuming it would see. */
+async function consume(chunks: Buffer[], size: number, expected?: string) {
+  const check = new UploadCheck(size, expected);
+  Readable.from(chunks).pipe(check);
+  const seen: Buffer[] = [];
+  let ended = false;
+  check.on('end', () => (ended = true));
+  try {
+    for await (const chunk of check) seen.push(chunk as Buffer);
+    return { ok: true as const, data: Buffer.concat(seen), ended };
+  } catch (err) {
+    return { ok: false as const, code: (err as { code?: string }).code, ended, data: Buffer.concat(seen) };
+  }
+}
+
+describe('UploadCheck', () => {
+  const data = randomBytes(300_000);
+  const name = createHash('sha256').update(data).digest('hex');
+  const chunks = [data.subarray(0, 1000), data.subarray(1000, 200_000), data.subarray(200_000)];
+
+  it('passes a body whose SHA-256 is its name through unchanged', async () => {
+    const result = await consume(chunks, data.length, name);
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.data, data);
+  });
+
+  it('fails a body with one flipped bit with DIGEST_MISMATCH, before end-of-stream', async () => {
+    const bad = Buffer.from(data);
+    bad[299_999] ^= 0x80;
+    const result = await consume([bad], bad.length, name);
+    assert.deepEqual([result.ok, result.ok ? '' : result.code, result.ended], [false, StorageErrorCode.DIGEST_MISMATCH, false]);
+  });
+
+  it('fails a short body with INCOMPLETE_BODY, before end-of-stream', async () => {
+    const result = await consume(chunks.slice(0, 2), data.length, name);
+    assert.deepEqual([result.ok, result.ok ? '' : result.code, result.ended], [false, StorageErrorCode.INCOMPLETE_BODY, false]);
+  });
+
+  it('fails a long body with INCOMPLETE_BODY without passing the extra bytes on', async () => {
+    const result = await consume([...chunks, Buffer.from('x')], data.length);
+    assert.equal(result.ok, false);
+    assert.equal(result.ok ? '' : result.code, StorageErrorCode.INCOMPLETE_BODY);
+    assert.ok(result.data.length <= data.length);
+  });
+
+  it('only counts when no name is given (config, --no-verify-upload)', async () => {
+    const result = await consume([Buffer.from('anything')], 8);
+    assert.equal(result.ok, true);
+    assert.equal(result.data.toString(), 'anything');
+  });
+
+  it('accepts an empty body of size 0 named by the SHA-256 of nothing', async () => {
+    const empty = createHash('sha256').digest('hex');
+    assert.equal((await consume([], 0, empty)).ok, true);
+  });
+});
