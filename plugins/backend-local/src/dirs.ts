@@ -7,7 +7,7 @@
 import { chmod, mkdir, open, readdir } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
-import { errnoOf } from './fs-errors.js';
+import { errnoOf, isMissing } from './fs-errors.js';
 
 /** Create `dir` (not its parents); true when it was created, false when it existed. */
 export async function makeDir(dir: string, mode: number): Promise<boolean> {
@@ -47,8 +47,7 @@ export async function entriesOf(dir: string): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === 'ENOENT' || errno === 'ENOTDIR') return [];
+    if (isMissing(err)) return [];
     throw err;
   }
 }

@@ -12,6 +12,12 @@ export const errnoOf = (err: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
+/** True for "no such file": the path, or a folder on the way to it, does not exist. */
+export const isMissing = (err: unknown): boolean => {
+  const errno = errnoOf(err);
+  return errno === 'ENOENT' || errno === 'ENOTDIR';
+};
+
 /** Wrap a filesystem error raised while doing `what` (e.g. `write data/ab12…`). */
 export function fsError(err: unknown, what: string): StorageError {
   if (err instanceof StorageError) return err;

@@ -19,7 +19,7 @@ import {
 } from '@pyrestserver/core';
 import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
-import { errnoOf, fsError } from './fs-errors.js';
+import { fsError, isMissing } from './fs-errors.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
 import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
@@ -36,9 +36,9 @@ const READ_CHUNK = 256 * 1024;
 /** Ranges up to this many bytes are read in one call into one buffer. */
 const SMALL_READ = 64 * 1024;
 
-/** How a ref is named in error messages: by its place in the repository, never by host path. */
-const describe = (ref: FileRef) =>
-  `${ref.repo === '' ? '' : `${ref.repo}/`}${ref.type === 'config' ? 'config' : `${ref.type}/${ref.name}`}`;
+/** How files are named in error messages: by their place in the repository, never by host path. */
+const inRepo = (repo: string, rest: string) => (repo === '' ? rest : `${repo}/${rest}`);
+const describe = (ref: FileRef) => inRepo(ref.repo, ref.type === 'config' ? 'config' : `${ref.type}/${ref.name}`);
 
 export class LocalProvider implements StorageProvider {
   readonly layout: Layout;
@@ -136,7 +136,7 @@ export class LocalProvider implements StorageProvider {
     try {
       yield* batchesOfType(typeDir, type === 'data');
     } catch (err) {
-      throw fsError(err, `list ${repo === '' ? '' : `${repo}/`}${type}`);
+      throw fsError(err, `list ${inRepo(repo, type)}`);
     }
   }
 
@@ -145,8 +145,7 @@ export class LocalProvider implements StorageProvider {
     try {
       await unlink(file);
     } catch (err) {
-      const errno = errnoOf(err);
-      if (errno === 'ENOENT' || errno === 'ENOTDIR') return;
+      if (isMissing(err)) return;
       throw fsError(err, `delete ${describe(ref)}`);
     }
   }
@@ -193,8 +192,7 @@ export class LocalProvider implements StorageProvider {
     try {
       return await stat(p);
     } catch (err) {
-      const errno = errnoOf(err);
-      if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
+      if (isMissing(err)) return undefined;
       throw err;
     }
   }
