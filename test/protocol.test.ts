@@ -1,6 +1,7 @@
 // The restic REST protocol over real HTTP against the real local backend: every route,
 // its status codes, v1/v2 listings and Range requests.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -123,6 +124,27 @@ describe('files', () => {
   it('POST of an existing file is 403 and keeps it', async () => {
     assert.equal((await upload(path, blob.data)).status, 403);
     assert.deepEqual((await call('GET', path)).body, blob.data);
+  });
+
+  it('refused uploads leave a keep-alive connection usable (the unread body is drained)', async () => {
+    let connections = 0;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const connect = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof connect>) => {
+      connections++;
+      return connect(...args);
+    }) as typeof agent.createConnection;
+    try {
+      const big = Buffer.alloc(2 * 1024 * 1024, 7);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await call('POST', path, { body: blob.data, headers: OCTETS, agent })).status, 403);
+        assert.equal((await call('POST', `/nowhere/data/${blob.name}`, { body: big, headers: OCTETS, agent })).status, 404);
+        assert.equal((await call('HEAD', path, { agent })).status, 200);
+      }
+      assert.equal(connections, 1, 'all requests went over one connection');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('POST whose body is not its name is 400 and stores nothing', async () => {
