@@ -41,7 +41,10 @@ export async function receiveUpload(
   } finally {
     stopWatching();
     source.unpipe(check);
-    if (!source.readableEnded && !source.destroyed) source.resume();
+    if (!source.readableEnded && !source.destroyed) {
+      source.on('error', ignore); // a reset while draining is no longer anyone's concern
+      source.resume();
+    }
     if (!check.destroyed) check.destroy();
   }
 }
