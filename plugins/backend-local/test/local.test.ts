@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { StorageErrorCode, storageCodeOf, type BackendContext, type FileRef } from '@pyrestserver/core';
 import plugin, { LocalProvider } from '../src/index.js';
@@ -167,7 +167,11 @@ describe('temporary files', () => {
     );
     await assert.rejects(p.write(ref('r', 'data', name), failing, data.length), hangUp);
     await expectCode(p.write(ref('r', 'data', name), bodyOf(data.subarray(1)), data.length), StorageErrorCode.INCOMPLETE_BODY, 'short');
-    await expectCode(p.write(ref('r', 'index', name), bodyOf(Buffer.concat([data, data])), data.length), StorageErrorCode.INCOMPLETE_BODY, 'long');
+    const long = new PassThrough(); // a request body still arriving
+    long.write(data);
+    long.write(data);
+    await expectCode(p.write(ref('r', 'index', name), long, data.length), StorageErrorCode.INCOMPLETE_BODY, 'long');
+    assert.equal(long.destroyed, false, 'a refused body must be left for core to drain');
     assert.deepEqual(await tree(root), before, 'failed uploads left something behind');
 
     const racing = await Promise.allSettled(Array.from({ length: 6 }, () => p.write(ref('r', 'keys', name), bodyOf(data), data.length)));
@@ -236,7 +240,10 @@ describe('disk full', () => {
       await p.createRepository('r');
       const before = await tree(root);
       const big = randomBytes(2 * 1024 * 1024);
-      await expectCode(p.write(ref('r', 'data', nameOf(big)), bodyOf(big), big.length), StorageErrorCode.INSUFFICIENT_STORAGE, 'write 2 MiB to 1 MiB');
+      const body = new PassThrough(); // a request body still arriving
+      body.write(big);
+      await expectCode(p.write(ref('r', 'data', nameOf(big)), body, big.length + 1), StorageErrorCode.INSUFFICIENT_STORAGE, 'write 2 MiB to 1 MiB');
+      assert.equal(body.destroyed, false, 'the body was destroyed: the client would see a reset, not 507');
       assert.deepEqual(await tree(root), before);
       const small = Buffer.from('still fits');
       await write(p, 'r', 'data', small);
