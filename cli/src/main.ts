@@ -23,6 +23,11 @@ export async function main(argv: string[]): Promise<number> {
     cli.help();
     cli.version(version);
     cli.parse(argv, { run: false });
+    if (cli.matchedCommand && cli.options.version) {
+      // cac prints the version only without a command; `serve --version` works like `rest-server --version`.
+      cli.outputVersion();
+      return 0;
+    }
     if (!cli.matchedCommand) {
       if (cli.options.help || cli.options.version) return 0;
       if (cli.args.length > 0) throw usageError(`unknown command: ${cli.args[0]}`);

@@ -1,8 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SERVE_FLAGS } from '../src/serve/flags.js';
@@ -61,6 +63,9 @@ describe('help and version', () => {
     const { code, stdout } = await runCli(['--version'], { cwd: root });
     assert.equal(code, 0);
     assert.match(stdout, /^pyrestserver\/0\.1\.0 /);
+    const serve = await runCli(['serve', '--version'], { cwd: root });
+    assert.equal(serve.code, 0);
+    assert.match(serve.stdout, /^pyrestserver\/0\.1\.0 /);
   });
 });
 
@@ -115,6 +120,16 @@ describe('backends', () => {
     });
   });
 
+  test('plugins named in the config file are listed, from the config file\'s folder', async () => {
+    const dir = path.join(root, 'with-config');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.yaml': 'plugins: [./vendor/pyrestserver-backend-vendored]\n' });
+    await writePlugin(path.join(dir, 'vendor'), { name: 'pyrestserver-backend-vendored' });
+    const { code, stdout } = await runCli(['backends', '--json'], { cwd: dir });
+    assert.equal(code, 0);
+    const vendored = (JSON.parse(stdout) as { type: string; location: string }[]).find((b) => b.type === 'vendored');
+    assert.equal(vendored?.location, path.join(dir, 'vendor', 'pyrestserver-backend-vendored'));
+  });
+
   test('the table shows type, package, location and options', async () => {
     const { code, stdout } = await runCli(['backends'], { cwd: projectDir });
     assert.equal(code, 0);
@@ -144,6 +159,39 @@ describe('serve with the real restic', () => {
       child.kill('SIGTERM');
       const [code] = await exited;
       assert.equal(code, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('SIGTERM lets an upload in flight finish and be stored, then exits 0', async () => {
+    const data = path.join(root, 'drain');
+    const child = startCli(['serve', '--path', data, '--listen', '127.0.0.1:0', '--no-auth'], { cwd: root });
+    try {
+      const { address } = await waitForLog(child, 'listening');
+      const { port } = new URL(String(address));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/drain/?create=true`, { method: 'POST' })).status, 200);
+
+      const body = randomBytes(256 * 1024);
+      const name = createHash('sha256').update(body).digest('hex');
+      const req = http.request({
+        host: '127.0.0.1', port: Number(port), method: 'POST', path: `/drain/data/${name}`,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, expect: '100-continue' },
+      });
+      const response = new Promise<http.IncomingMessage>((resolve, reject) => req.once('response', resolve).once('error', reject));
+      // "100 Continue" means the server has the request in hand: it is in flight.
+      await new Promise((resolve) => req.once('continue', resolve));
+      req.write(body.subarray(0, 1000));
+      const draining = waitForLog(child, 'shutting down: finishing requests in flight');
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await draining;
+      req.end(body.subarray(1000));
+      assert.equal((await response).statusCode, 200);
+      assert.deepEqual(await exited, [0, null]);
+      assert.ok((await readFile(path.join(data, 'drain', 'data', name.slice(0, 2), name))).equals(body));
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

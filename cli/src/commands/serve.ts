@@ -85,7 +85,7 @@ async function runServer(settings: ServeSettings): Promise<number> {
   process.once('SIGTERM', force);
   logger.info({ signal }, 'shutting down: finishing requests in flight');
   try {
-    await app.close();
+    await closeGracefully(app);
     await provider.close?.();
   } finally {
     process.off('SIGINT', force);
@@ -93,6 +93,21 @@ async function runServer(settings: ServeSettings): Promise<number> {
   }
   logger.info('stopped');
   return 0;
+}
+
+/**
+ * Stop accepting connections and let requests in flight finish. Fastify closes the idle
+ * keep-alive connections once, when closing starts; a connection whose request finishes
+ * later would stay open until its keep-alive timeout (72 s; restic keeps connections open),
+ * so each is closed as soon as it goes idle.
+ */
+async function closeGracefully(app: Awaited<ReturnType<typeof createServer>>): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+  }
 }
 
 /** The backend's provider; a failure becomes BACKEND_START with the backend's secrets masked. */
