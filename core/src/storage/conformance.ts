@@ -33,7 +33,7 @@ export interface ConformanceSetup {
 }
 
 export interface ConformanceOptions {
-  /** Files written for the listing test; high enough to cross a paginating backend's page size. Default 300. */
+  /** Files written for each listing test (`data`, `index`); above a paginating backend's page size. Default 300. */
   listCount?: number;
   /** Size of the streamed large-blob test in bytes; 0 leaves that test out. Default 64 MiB. */
   largeBlobSize?: number;
@@ -315,16 +315,15 @@ export function runConformanceSuite(
     });
 
     describe('list', () => {
-      test(`lists names and sizes of ${listCount} files of a type, each once`, async () => {
-        const repo = await newRepo();
-        const expected: FileInfo[] = [];
-        const blobs = Array.from({ length: listCount }, (_, i) => blobOf(Buffer.concat([Buffer.from(`${i}:`), randomBytes(i % 97)])));
-        await inBatches(blobs, 16, async (blob) => {
-          await p.write(blob.ref(repo, 'data'), bodyOf(blob.data), blob.data.length);
-          expected.push({ name: blob.name, size: blob.data.length });
+      for (const type of ['data', 'index'] as const) {
+        test(`lists names and sizes of ${listCount} ${type} files, each once`, async () => {
+          const repo = await newRepo();
+          const blobs = Array.from({ length: listCount }, (_, i) => blobOf(Buffer.concat([Buffer.from(`${i}:`), randomBytes(i % 97)])));
+          await inBatches(blobs, 16, (blob) => p.write(blob.ref(repo, type), bodyOf(blob.data), blob.data.length));
+          const expected = blobs.map((b) => ({ name: b.name, size: b.data.length }));
+          assert.deepEqual(sortByName(await listAll(p, repo, type)), sortByName(expected));
         });
-        assert.deepEqual(sortByName(await listAll(p, repo, 'data')), sortByName(expected));
-      });
+      }
 
       test('lists each type separately', async () => {
         const repo = await newRepo();
