@@ -165,6 +165,17 @@ describe('values are kept as typed', () => {
   });
 });
 
+describe('paths', () => {
+  test('a backend path in the config file is relative to the config file, on the command line to cwd', async () => {
+    const dir = path.join(root, 'relative');
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.yaml': 'backend: ./vendor/pyrestserver-backend-rel\n', 'sub/.keep': '' });
+    await writePlugin(path.join(dir, 'vendor'), { name: 'pyrestserver-backend-rel', schema: { type: 'object', properties: {} } });
+    assert.equal((await settings([], { cwd: path.join(dir, 'sub') })).backend.plugin.type, 'rel');
+    assert.equal((await settings(['--backend', '../vendor/pyrestserver-backend-rel'], { cwd: path.join(dir, 'sub') })).backend.plugin.type, 'rel');
+    await rejectsWith(settings(['--backend', './vendor/pyrestserver-backend-rel'], { cwd: path.join(dir, 'sub') }), ConfigErrorCode.PLUGIN_NOT_FOUND);
+  });
+});
+
 describe('bad input names the flag, variable or key and what was expected', () => {
   test('a bad number', () => rejectsWith(settings(['--max-size', '10G']), ConfigErrorCode.OPTIONS_INVALID, '--max-size', 'a whole number of bytes', '"10G"'));
   test('a bad boolean variable', () =>

@@ -70,11 +70,14 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
       { hint: 'Give one of them.' },
     );
   }
-  const backendName = early.backend ?? namedBackend?.type ?? nonEmpty(env[envNameOf('backend')])
-    ?? stringOr(fileServe.backend) ?? configFile?.config.backend ?? 'local';
+  // A path in the config file is relative to the config file; anywhere else, to the current directory.
+  const fromFile = stringOr(fileServe.backend) ?? configFile?.config.backend;
+  const chosen = early.backend ?? namedBackend?.type ?? nonEmpty(env[envNameOf('backend')]);
+  const backendName = chosen ?? fromFile ?? 'local';
+  const base = chosen === undefined && fromFile !== undefined ? path.dirname(configFile!.filepath) : cwd;
 
   const backend = await loadFromConfigPlugins(backendName, configFile, searchPaths)
-    ?? await loadBackend(backendName, { searchPaths, cwd });
+    ?? await loadBackend(backendName, { searchPaths, cwd: base });
 
   const serveNames = new Set(SERVE_FLAGS.map((f) => f.name));
   const optionOfFlag = new Map<string, string>();
