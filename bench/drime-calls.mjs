@@ -18,7 +18,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
 import { ensureDataset, treeDigest } from './lib/dataset.mjs';
-import { fixed, formatTable } from './lib/table.mjs';
+import { startRssSampler } from './lib/proc.mjs';
+import { fixed, formatTable, mib } from './lib/table.mjs';
 import { DrimeEmulator } from '../plugins/backend-drime/test/support/emulator.ts';
 import { createDrimeProvider } from '../plugins/backend-drime/src/index.ts';
 import { LocalProvider } from '../plugins/backend-local/src/index.ts';
@@ -76,12 +77,14 @@ async function resticSteps(options, backend) {
   const server = await startServer(backend === 'drime' ? emulator : undefined, join(work, 'local'));
   const env = { ...process.env, RESTIC_REPOSITORY: `rest:${server.url}/bench`, RESTIC_PASSWORD: PASSWORD };
   const steps = [];
+  const rss = startRssSampler(server.pid, 20);
   const step = async (name, args, cwd) => {
     emulator.resetCounts();
+    rss.takeWindow();
     const started = process.hrtime.bigint();
     await run('restic', ['--no-cache', ...args], { env, cwd });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    steps.push({ step: name, backend, seconds, files: repoFiles(emulator), ...summarize(emulator.counts) });
+    steps.push({ step: name, backend, seconds, peakRss: rss.takeWindow(), files: repoFiles(emulator), ...summarize(emulator.counts) });
   };
   try {
     await step('init', ['init']);
@@ -98,6 +101,7 @@ async function resticSteps(options, backend) {
     await step('forget --keep-last 1 --prune', ['forget', '--keep-last', '1', '--prune']);
     return steps;
   } finally {
+    rss.stop();
     await server.stop();
     await emulator.close();
     await rm(work, { recursive: true, force: true });
@@ -125,6 +129,7 @@ async function startServer(emulator, path) {
   }
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await exited;
@@ -299,8 +304,11 @@ function canConnect(port) {
 
 function print(results, markdown) {
   const groups = Object.keys(GROUPS);
-  const head = ['restic step', 'API calls', ...groups, 'other', 'files in Drime', 's (drime)', 's (local)'];
-  const rows = results.restic.map((r, i) => [r.step, r.total, ...groups.map((g) => r[g]), r.other, r.files, fixed(r.seconds, 2), fixed(results.resticLocal[i]?.seconds, 2)]);
+  const head = ['restic step', 'API calls', ...groups, 'other', 'files in Drime', 's (drime)', 's (local)', 'peak RSS MiB (drime)', 'peak RSS MiB (local)'];
+  const rows = results.restic.map((r, i) => {
+    const local = results.resticLocal[i];
+    return [r.step, r.total, ...groups.map((g) => r[g]), r.other, r.files, fixed(r.seconds, 2), fixed(local?.seconds, 2), mib(r.peakRss), mib(local?.peakRss)];
+  });
   console.log(formatTable(head, rows, { markdown }));
   console.log();
   console.log(formatTable(['provider operation', 'API calls', ...groups, 'other'], results.provider.map((r) => [r.step, r.total, ...groups.map((g) => r[g]), r.other]), { markdown }));
