@@ -2,8 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tempDir, writePlugin, type RunResult } from './helpers.js';
-import { runCliIn } from './spawn-cli.js';
+import { runCli, tempDir, writePlugin, type RunResult } from './helpers.js';
 import { runConfig } from '../src/commands/config.js';
 import { formatError } from '../src/errors.js';
 import { pyObscure, pyReveal } from '../../core/test/vaultconfig.js';
@@ -40,7 +39,7 @@ function fresh({ spawned = false } = {}) {
   const dir = path.join(root, `home-${++count}`, 'pyrestserver');
   const file = path.join(dir, 'backends.toml');
   const config = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> => spawned
-    ? runCliIn(['config', ...args], { cwd: project, env: { PYRESTSERVER_CONFIG_DIR: dir, ...env } })
+    ? runCli(['config', ...args], { cwd: project, env: { PYRESTSERVER_CONFIG_DIR: dir, ...env } })
     : inProcess(args, { PYRESTSERVER_CONFIG_DIR: dir, ...env });
   return { dir, file, config };
 }
@@ -215,7 +214,7 @@ test("PyRestServer's per-backend files: listed as legacy, shown revealed, migrat
 
 test('the config folder is $XDG_CONFIG_HOME/pyrestserver without PYRESTSERVER_CONFIG_DIR', async () => {
   const xdg = path.join(root, 'xdg');
-  const result = await runCliIn(['config', 'add', 'x', '--type', 'demo', '--api-key', 'k'], { cwd: project, env: { XDG_CONFIG_HOME: xdg } });
+  const result = await runCli(['config', 'add', 'x', '--type', 'demo', '--api-key', 'k'], { cwd: project, env: { XDG_CONFIG_HOME: xdg } });
   assert.equal(result.code, 0, result.stderr);
   assert.match(await readFile(path.join(xdg, 'pyrestserver', 'backends.toml'), 'utf8'), /^\[x\]\ntype = "demo"\n/);
 });

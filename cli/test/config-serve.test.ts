@@ -9,8 +9,7 @@ import { addBackendConfig } from '@pyrestserver/core';
 import { DrimeEmulator } from '../../plugins/backend-drime/test/support/emulator.js';
 import { runConfig } from '../src/commands/config.js';
 import { pluginSearchPaths } from '../src/plugin-search.js';
-import { tempDir, waitForLog } from './helpers.js';
-import { startCliIn } from './spawn-cli.js';
+import { startCli, tempDir, waitForLog } from './helpers.js';
 
 const { dir: root, cleanup } = await tempDir('pyrs-config-serve-');
 const children: ChildProcess[] = [];
@@ -32,7 +31,7 @@ const env = { PYRESTSERVER_CONFIG_DIR: path.join(root, 'config') };
 
 /** `serve --backend-config NAME` on a free loopback port; its base URL once it listens. */
 async function serve(name: string, ...flags: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = startCliIn(['serve', '--backend-config', name, '--listen', '127.0.0.1:0', '--no-auth', ...flags], { cwd: root, env });
+  const child = startCli(['serve', '--backend-config', name, '--listen', '127.0.0.1:0', '--no-auth', ...flags], { cwd: root, env });
   children.push(child);
   const { address } = await waitForLog(child, 'listening');
   assert.match(String(address), /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -85,7 +84,7 @@ test('a flag overrides the named entry, and an unknown name fails with a hint', 
   assert.ok(existsSync(path.join(root, 'override', 'repo', 'config')));
   await stop(child);
 
-  const missing = startCliIn(['serve', '--backend-config', 'nothere', '--listen', '127.0.0.1:0', '--no-auth'], { cwd: root, env });
+  const missing = startCli(['serve', '--backend-config', 'nothere', '--listen', '127.0.0.1:0', '--no-auth'], { cwd: root, env });
   children.push(missing);
   let stderr = '';
   missing.stderr!.on('data', (d) => (stderr += d));

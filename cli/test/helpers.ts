@@ -86,17 +86,26 @@ export interface RunResult {
 /** This process's node flags, the tsx loader by absolute URL (a bare `tsx` resolves from the child's cwd). */
 const EXEC_ARGV = process.execArgv.map((arg) => (arg === 'tsx' ? import.meta.resolve('tsx') : arg));
 
+export interface CliOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to standard input, which is then closed (default: no standard input). */
+  input?: string;
+}
+
 /** The CLI as a child process (from source, like the tests themselves run). */
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, [...EXEC_ARGV, CLI_BIN, ...args], {
+export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
+  const child = spawn(process.execPath, [...EXEC_ARGV, CLI_BIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...cleanEnv(), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  return child;
 }
 
 /** Run the CLI to completion. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<RunResult> {
   const child = startCli(args, options);
   let stdout = '';
   let stderr = '';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { Readable } from 'node:stream';
 import { runObscure } from '../src/commands/obscure.js';
-import { runCliIn } from './spawn-cli.js';
+import { runCli } from './helpers.js';
 import { pyReveal } from '../../core/test/vaultconfig.js';
 
 const OBSCURED = /^[A-Za-z0-9_-]+\n$/;
@@ -38,11 +38,11 @@ test('obscure refuses an empty value, several values and flags', async () => {
 });
 
 test('the command line: a piped value is obscured; a usage error exits 2', async () => {
-  const piped = await runCliIn(['obscure'], { cwd: os.tmpdir(), input: 'piped-secret\n' });
+  const piped = await runCli(['obscure'], { cwd: os.tmpdir(), input: 'piped-secret\n' });
   assert.equal(piped.code, 0, piped.stderr);
   assert.match(piped.stdout, OBSCURED);
   assert.deepEqual(pyReveal([piped.stdout.trimEnd()]), ['piped-secret']);
-  const empty = await runCliIn(['obscure', ''], { cwd: os.tmpdir() });
+  const empty = await runCli(['obscure', ''], { cwd: os.tmpdir() });
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /\[PYRS_USAGE\]: obscure: the value is empty/);
 });
