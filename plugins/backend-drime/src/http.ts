@@ -50,6 +50,8 @@ export class DrimeHttp {
   readonly #config: HttpConfig;
   readonly #base: URL;
   readonly #agent: Agent;
+  /** Until when (epoch ms) Drime asked us to hold off after a 429: new calls wait for it. */
+  #holdUntil = 0;
 
   constructor(config: HttpConfig) {
     this.#config = config;
@@ -131,6 +133,10 @@ export class DrimeHttp {
     const text = await response.body.text().catch(() => '');
     if (status === 429 || status >= 500) {
       const retryAfter = status === 429 ? parseRetryAfter(response.headers['retry-after']) : undefined;
+      if (status === 429) {
+        const { baseDelay, maxRetryAfter, now } = this.#config.retry;
+        this.#holdUntil = Math.max(this.#holdUntil, now() + Math.min(retryAfter ?? baseDelay, maxRetryAfter));
+      }
       throw new TransientError(what, { status, retryAfter });
     }
     if (status === 401 || status === 419) throw new DrimeAuthError(what);
@@ -159,6 +165,7 @@ export class DrimeHttp {
       throw new TransientError(`${this.describe(request)}: reply cut short`, { cause: err });
     }
     if (/html/i.test(type) || /^\s*</.test(text)) throw new DrimeAuthError(`${this.describe(request)} answered an HTML page`);
+    if (text.trim() === '') return {} as T;
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -171,9 +178,15 @@ export class DrimeHttp {
     return this.retrying(request, () => this.jsonOnce<T>(request));
   }
 
-  /** Retry `attempt` under the policy, naming `request` in logs and in the final error. */
-  retrying<T>(request: Pick<HttpRequest, 'method' | 'path'>, attempt: (n: number) => Promise<T>): Promise<T> {
+  /**
+   * Retry `attempt` under the policy, naming `request` in logs and in the final error. A new
+   * call first waits out a rate limit another call ran into (so that a streamed upload is not
+   * sent into a certain 429); retries have waited already.
+   */
+  async retrying<T>(request: Pick<HttpRequest, 'method' | 'path'>, attempt: (n: number) => Promise<T>): Promise<T> {
     const what = this.describe(request);
+    const hold = this.#holdUntil - this.#config.retry.now();
+    if (hold > 0) await this.#config.retry.sleep(hold);
     return withRetries(this.#config.retry, attempt, (last, attempts) => unavailable(what, last, attempts), (err, delay, n) =>
       this.#config.logger.warn({ err: err.message, delay, attempt: n }, `Drime: retrying ${what}`),
     );

@@ -14,10 +14,11 @@ import { Uploader } from './uploader.js';
 export { optionsSchema, defaultOptions, type DrimeOptions } from './options.js';
 export { DrimeProvider } from './provider.js';
 
-/** Test seams: how retries wait (tests record delays instead of sleeping). */
+/** Test seams: how retries wait (tests record delays instead of sleeping, on a clock of their own). */
 export interface DrimeInternals {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  readonly now?: () => number;
 }
 
 /** A ready provider: options checked, API key verified with `GET /cli/loggedUser`. */
@@ -34,9 +35,14 @@ export async function createDrimeProvider(
     maxRetryAfter: Math.max(options.retry_max_delay, 60_000),
     sleep: internals.sleep ?? defaultSleep,
     random: internals.random ?? Math.random,
+    now: internals.now ?? Date.now,
   };
+  const apiUrl = checkedUrl(options.api_url);
+  if (apiUrl.protocol === 'http:' && !isLoopback(apiUrl.hostname)) {
+    context.logger.warn(`Drime API URL ${apiUrl.origin} is not https: the API key would travel unencrypted`);
+  }
   const http = new DrimeHttp({
-    apiUrl: checkedUrl(options.api_url),
+    apiUrl: apiUrl.toString(),
     apiKey: options.api_key,
     maxConnections: options.max_connections,
     connectTimeout: options.connect_timeout,
@@ -90,15 +96,17 @@ const badKey = (where: string) =>
     hint: 'check api_key / DRIME_API_KEY (create a key in Drime under Settings > Developers)',
   });
 
-function checkedUrl(url: string): string {
+function checkedUrl(url: string): URL {
   try {
     const parsed = new URL(url);
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return url;
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed;
   } catch {
     // fall through
   }
   throw new ConfigError(ConfigErrorCode.OPTIONS_INVALID, 'api_url must be an http(s) URL');
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 
 function checkedRootFolder(path: string | undefined): string {
   const parts = (path ?? '').split('/').filter((part) => part !== '');

@@ -15,6 +15,8 @@ export interface RetryPolicy {
   /** Injected for tests: records instead of waiting. */
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
+  /** The clock `sleep` runs on (epoch ms). */
+  readonly now: () => number;
 }
 
 export const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -31,11 +31,19 @@ export async function startHarness(
   const emulator = await DrimeEmulator.start(options.emulator);
   const delays: number[] = [];
   const logs: string[] = [];
+  // Retries record their waits and move a clock of their own forward instead of sleeping.
+  let slept = 0;
   try {
     const provider = await createDrimeProvider(
       { api_key: emulator.apiKey, api_url: emulator.url, retry_delay: 10, ...options.provider },
       { logger: capturingLogger(logs) },
-      { sleep: async (ms) => void delays.push(ms) },
+      {
+        sleep: async (ms) => {
+          delays.push(ms);
+          slept += ms;
+        },
+        now: () => Date.now() + slept,
+      },
     );
     return {
       emulator,
