@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -196,12 +196,13 @@ test('broken TOML: the error names the file, line and column, never the content;
   const broken = '[ok]\ntype = "fake"\napi_key = "plain-secret-value"\n\n[bad\ntype = "fake"\n';
   await writeFile(backendsFile(opts), broken);
   for (const attempt of [
-    getBackendConfig('ok', opts),
-    listBackendConfigs(opts),
-    addBackendConfig('new', 'fake', { api_key: 'abcd' }, opts),
-    removeBackendConfig('ok', opts),
+    () => getBackendConfig('ok', opts),
+    () => listBackendConfigs(opts),
+    () => addBackendConfig('new', 'fake', { api_key: 'abcd' }, opts),
+    () => editBackendConfig('ok', { path: '/p' }, opts),
+    () => removeBackendConfig('ok', opts),
   ]) {
-    const err = await rejects(attempt, 'PYRS_CONFIG_FILE_INVALID');
+    const err = await rejects(attempt(), 'PYRS_CONFIG_FILE_INVALID');
     assert.ok(err.message.startsWith(`${backendsFile(opts)}: invalid TOML at line 5, column 5:`), err.message);
     assert.ok(!err.message.includes('plain-secret-value'));
   }
@@ -294,4 +295,28 @@ test('a name with a dot is a quoted table; --force replaces even a broken entry'
   assert.ok(text.endsWith('"\npath = "/p"\n'), text);
   await removeBackendConfig('b.example', opts);
   assert.equal(await readFile(backendsFile(opts), 'utf8'), '[keep]\ntype = "fake"\napi_key = "abcd"\n');
+});
+
+test('concurrent adds and edits all land: commands take turns', async () => {
+  const opts = fresh();
+  const names = Array.from({ length: 12 }, (_, i) => `n${i}`);
+  await Promise.all(names.map((name) => addBackendConfig(name, 'fake', { api_key: `key-${name}` }, opts)));
+  await Promise.all(names.map((name, i) => editBackendConfig(name, { workspace_id: String(i) }, opts)));
+  const { backends } = await listBackendConfigs(opts);
+  assert.deepEqual(backends.map((b) => b.name).sort(), [...names].sort());
+  for (const [i, name] of names.entries()) {
+    assert.deepEqual(await getBackendConfig(name, opts), { name, type: 'fake', options: { api_key: `key-${name}`, workspace_id: i } });
+  }
+  assert.deepEqual(await readdir(opts.dir), ['backends.toml'], 'no lock or temporary file left');
+});
+
+test('a lock left by a command that died is taken over', async () => {
+  const opts = fresh();
+  await mkdir(opts.dir, { recursive: true });
+  const lock = `${backendsFile(opts)}.lock`;
+  await writeFile(lock, '');
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  await addBackendConfig('after-crash', 'fake', { api_key: 'abcd' }, opts);
+  assert.deepEqual(await readdir(opts.dir), ['backends.toml']);
 });

@@ -3,7 +3,8 @@
  * (secrets obscured): `backends.toml` (one table per name) and PyRestServer's own
  * per-backend files `<name>.toml` (one flat table), read for migration.
  */
-import { mkdir, open, readdir, readFile, realpath, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -149,14 +150,67 @@ export async function readLegacy(dir: string, name: string): Promise<StoredBacke
   return toEntry(name, table, file, true);
 }
 
+/** What becomes of a table: its new values, or removed, or left as it is. */
+export type TableChange = Record<string, unknown> | 'remove' | 'keep';
+
+const ATTEMPTS = 5;
+
 /**
- * Set (or, with `values` undefined, remove) table `name` of backends.toml, whose
- * current text is `text`: edited surgically, written atomically with mode 0600.
+ * Read, change and write table `name` of backends.toml: `decide` gets the files as
+ * they are now; the table is edited surgically and the file replaced atomically.
+ * pyrestserver commands take turns (a lock file); when another program changed the
+ * file in the meantime, all is read and decided again. No one's update is lost.
+ * Resolves to the file, or undefined when kept as it was.
  */
-export async function writeBackendTable(dir: string, text: string, name: string, values: Record<string, unknown> | undefined): Promise<string> {
+export async function updateBackendTable(dir: string, name: string, decide: (files: BackendFiles) => Promise<TableChange>): Promise<string | undefined> {
   const file = path.join(dir, BACKENDS_FILE);
-  await writeFileAtomic(file, setTable(text, name, values));
-  return file;
+  return withLock(file, async () => {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const files = await readBackendFiles(dir);
+      const change = await decide(files);
+      if (change === 'keep') return undefined;
+      if (await writeFileAtomic(file, setTable(files.text, name, change === 'remove' ? undefined : change), files.text)) return file;
+    }
+    throw new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `${file} kept being changed by another program; nothing was written`, {
+      hint: 'Try again.',
+    });
+  });
+}
+
+/** A lock older than this was left by a command that died: it is taken over. */
+const STALE_LOCK_MS = 10_000;
+const LOCK_WAIT_MS = 15_000;
+
+/** Run `fn` holding `<file>.lock` (created exclusively, removed after). */
+async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  await mkdir(path.dirname(lock), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    }
+    const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (since > STALE_LOCK_MS) {
+      // Take it over, touching it so that other waiters see it held again.
+      await utimes(lock, new Date(), new Date()).catch(() => {});
+      break;
+    }
+    if (Date.now() > deadline) {
+      throw new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `${lock} is held by another pyrestserver config command`, {
+        hint: `If none is running, remove ${lock}.`,
+      });
+    }
+    await sleep(10 + Math.random() * 40);
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
 }
 
 /** Delete PyRestServer's `<dir>/<name>.toml`. */
@@ -170,9 +224,10 @@ export async function removeLegacy(dir: string, name: string): Promise<string> {
  * Replace `file` atomically: a temporary file in the same folder (mode 0600),
  * fsync, rename over the target (through a symlink to where it points), fsync the
  * folder. The folder is created with mode 0700 when missing. A failure leaves the
- * old file as it was.
+ * old file as it was. With `expected`, the file is replaced only if it still holds
+ * that text ('' for none); resolves to false otherwise.
  */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, expected?: string): Promise<boolean> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const target = await realpath(file).catch((err: unknown) => {
     if (isMissing(err)) return file;
@@ -190,6 +245,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
     } finally {
       await handle.close();
     }
+    if (expected !== undefined && (await readText(target)) !== expected) return false;
     await rename(temp, target);
     renamed = true;
   } finally {
@@ -201,4 +257,5 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   } finally {
     await folder.close();
   }
+  return true;
 }

@@ -15,7 +15,8 @@ import { ConfigError, ConfigErrorCode } from '../errors.js';
 import type { BackendPlugin } from '../plugins/contract.js';
 import { envOptions, loadBackend, optionFlag, secretKeys, validateOptions, type FindOptions } from '../plugins/index.js';
 import {
-  BACKENDS_FILE, checkName, readBackendFiles, type BackendProblem, readLegacy, removeLegacy, writeBackendTable, type StoredBackend,
+  BACKENDS_FILE, checkName, readBackendFiles, readLegacy, removeLegacy, updateBackendTable,
+  type BackendFiles, type BackendProblem, type StoredBackend,
 } from './backends-file.js';
 import { obscure, reveal } from './obscure.js';
 
@@ -63,9 +64,9 @@ export async function findBackendConfig(name: string, opts: StoreOptions = {}): 
 }
 
 /** backends.toml's entry `name`, else PyRestServer's `<dir>/<name>.toml`. */
-async function lookup(name: string, dir: string): Promise<StoredBackend | undefined> {
+async function lookup(name: string, dir: string, files?: BackendFiles): Promise<StoredBackend | undefined> {
   checkName(name);
-  const { entries, problems } = await readBackendFiles(dir);
+  const { entries, problems } = files ?? await readBackendFiles(dir);
   const entry = entries.find((e) => e.name === name);
   if (entry) return entry;
   const broken = problems.find((p) => p.name === name);
@@ -168,16 +169,19 @@ export async function addBackendConfig(
 ): Promise<StoredBackend> {
   checkName(name);
   const dir = dirOf(opts);
-  // With --force the old entry does not matter, even a broken one.
-  const existing = opts.force ? undefined : await lookup(name, dir);
-  if (existing) {
-    throw new ConfigError(ConfigErrorCode.BACKEND_CONFIG_EXISTS, `a backend configuration named "${name}" already exists in ${existing.file}`, {
-      hint: `Change it with \`pyrestserver config edit ${name} ...\`, or replace it with \`config add ${name} --force ...\`.`,
-    });
-  }
   const { plugin } = await loadBackend(type, opts);
   const stored = check(plugin, obscured(plugin, options), opts.source ?? optionFlag, opts.env ?? process.env);
-  return save(dir, name, plugin.type, stored);
+  const file = await updateBackendTable(dir, name, async (files) => {
+    // With --force the old entry does not matter, even a broken one.
+    const existing = opts.force ? undefined : await lookup(name, dir, files);
+    if (existing) {
+      throw new ConfigError(ConfigErrorCode.BACKEND_CONFIG_EXISTS, `a backend configuration named "${name}" already exists in ${existing.file}`, {
+        hint: `Change it with \`pyrestserver config edit ${name} ...\`, or replace it with \`config add ${name} --force ...\`.`,
+      });
+    }
+    return { type: plugin.type, ...stored };
+  });
+  return { name, type: plugin.type, options: stored, file: file!, legacy: false };
 }
 
 /**
@@ -191,31 +195,30 @@ export async function editBackendConfig(
   opts: WriteOptions = {},
 ): Promise<StoredBackend> {
   const dir = dirOf(opts);
-  const entry = await findBackendConfig(name, opts);
-  const { plugin } = await loadBackend(entry.type, opts);
-  const merged = { ...entry.options, ...obscured(plugin, changes) };
-  for (const [k, v] of Object.entries(changes)) if (v === undefined) delete merged[k];
-  const given = opts.source ?? optionFlag;
-  const sourceOf = (key: string) => (key in changes ? given(key) : `${key} in ${entry.legacy ? entry.file : `[${name}] of ${entry.file}`}`);
-  const stored = check(plugin, merged, sourceOf, opts.env ?? process.env);
-  return save(dir, name, entry.type, stored);
-}
-
-async function save(dir: string, name: string, type: string, options: Record<string, unknown>): Promise<StoredBackend> {
-  const { text } = await readBackendFiles(dir);
-  const file = await writeBackendTable(dir, text, name, { type, ...options });
-  return { name, type, options, file, legacy: false };
+  let stored: Record<string, unknown> = {};
+  let type = '';
+  const file = await updateBackendTable(dir, name, async (files) => {
+    const entry = (await lookup(name, dir, files)) ?? notFound(name, dir);
+    const { plugin } = await loadBackend(entry.type, opts);
+    const merged = { ...entry.options, ...obscured(plugin, changes) };
+    for (const [k, v] of Object.entries(changes)) if (v === undefined) delete merged[k];
+    const given = opts.source ?? optionFlag;
+    const sourceOf = (key: string) => (key in changes ? given(key) : `${key} in ${entry.legacy ? entry.file : `[${name}] of ${entry.file}`}`);
+    stored = check(plugin, merged, sourceOf, opts.env ?? process.env);
+    type = entry.type;
+    return { type, ...stored };
+  });
+  return { name, type, options: stored, file: file!, legacy: false };
 }
 
 /** Remove backend `name` wherever it is defined (backends.toml, PyRestServer's `<name>.toml`); the files changed. */
 export async function removeBackendConfig(name: string, opts: StoreOptions = {}): Promise<string[]> {
   checkName(name);
   const dir = dirOf(opts);
-  const { names, text } = await readBackendFiles(dir);
   const changed: string[] = [];
-  if (names.has(name)) changed.push(await writeBackendTable(dir, text, name, undefined));
+  const file = await updateBackendTable(dir, name, async ({ names }) => (names.has(name) ? 'remove' : 'keep'));
+  if (file) changed.push(file);
   if (await readLegacy(dir, name).catch(() => undefined)) changed.push(await removeLegacy(dir, name));
   if (changed.length === 0) notFound(name, dir);
   return changed;
 }
-
