@@ -320,3 +320,9 @@ test('a lock left by a command that died is taken over', async () => {
   await addBackendConfig('after-crash', 'fake', { api_key: 'abcd' }, opts);
   assert.deepEqual(await readdir(opts.dir), ['backends.toml']);
 });
+
+test('removing an unknown name changes nothing on disk, not even the folder', async () => {
+  const opts = fresh();
+  await rejects(removeBackendConfig('ghost', opts), 'PYRS_BACKEND_CONFIG_NOT_FOUND');
+  await assert.rejects(stat(opts.dir), { code: 'ENOENT' });
+});

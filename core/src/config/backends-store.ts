@@ -216,8 +216,10 @@ export async function removeBackendConfig(name: string, opts: StoreOptions = {})
   checkName(name);
   const dir = dirOf(opts);
   const changed: string[] = [];
-  const file = await updateBackendTable(dir, name, async ({ names }) => (names.has(name) ? 'remove' : 'keep'));
-  if (file) changed.push(file);
+  if ((await readBackendFiles(dir)).names.has(name)) {
+    const file = await updateBackendTable(dir, name, async ({ names }) => (names.has(name) ? 'remove' : 'keep'));
+    if (file) changed.push(file);
+  }
   if (await readLegacy(dir, name).catch(() => undefined)) changed.push(await removeLegacy(dir, name));
   if (changed.length === 0) notFound(name, dir);
   return changed;
