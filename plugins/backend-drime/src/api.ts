@@ -42,8 +42,11 @@ export class DrimeApi {
   /**
    * Every entry directly in a folder, following pagination to `last_page`. For the
    * workspace root Drime may answer entries from everywhere: only `parent_id == null` count.
+   * Entries are yielded as their pages arrive (a big folder is never held as one reply).
    */
   async *listFolder(folderId: FolderId): AsyncGenerator<FileEntry> {
+    // An entry can move to the next page while we read (a new entry ahead of it): yield it once.
+    const seen = new Set<number>();
     for (let page = 1, last = 1; page <= last; page++) {
       const reply = await this.http.json<Paginator>({
         method: 'GET',
@@ -58,7 +61,9 @@ export class DrimeApi {
       if (!Array.isArray(reply.data)) throw new StorageError(StorageErrorCode.INTERNAL, 'Drime listing without data');
       last = Number(reply.last_page) || 1;
       for (const entry of reply.data) {
-        if ((entry.parent_id ?? null) === folderId && !entry.deleted_at) yield entry;
+        if ((entry.parent_id ?? null) !== folderId || entry.deleted_at || seen.has(entry.id)) continue;
+        seen.add(entry.id);
+        yield entry;
       }
     }
   }
