@@ -94,6 +94,20 @@ describe('uploads under faults', () => {
     assert.deepEqual(await readAll(h.provider, blob.ref('r')), blob.data);
   });
 
+  it('a connection dropped mid-upload: a buffered body is sent again, a streamed one answers 503', async () => {
+    h = await startHarness({ provider: { upload_buffer_size: 512 * 1024 } });
+    await h.provider.createRepository('r');
+    const small = randomBlob(400 * 1024);
+    h.emulator.inject('upload', { kind: 'drop-request', afterBytes: 100_000 });
+    await write(h.provider, small.ref('r'), small.data);
+    assert.deepEqual(await readAll(h.provider, small.ref('r')), small.data);
+    const big = randomBlob(3 * MiB);
+    h.emulator.inject('upload', { kind: 'drop-request', afterBytes: MiB });
+    await assert.rejects(write(h.provider, big.ref('r'), big.data), code(StorageErrorCode.BACKEND_UNAVAILABLE));
+    assert.equal(h.emulator.entries().filter((e) => e.name === big.name).length, 0);
+    assert.deepEqual(await listAll(h.provider, 'r', 'data'), [{ name: small.name, size: small.data.length }]);
+  });
+
   it('a streamed upload refused before its body was read is retried', async () => {
     h = await startHarness({ provider: { upload_buffer_size: 0 } });
     await h.provider.createRepository('r');

@@ -38,8 +38,8 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 export type Fault =
   /** Answer this status (JSON); `retryAfter` seconds go in `Retry-After`. */
   | { kind: 'status'; status: number; retryAfter?: number }
-  /** Destroy the socket as soon as the request arrives. */
-  | { kind: 'drop-request' }
+  /** Destroy the socket as soon as the request arrives, or once `afterBytes` of its body came in. */
+  | { kind: 'drop-request'; afterBytes?: number }
   /** Do the work (create the entry, ...), then drop the connection halfway through the reply. */
   | { kind: 'drop-response' }
   /** Uploads only: store the entry as an incomplete upload (empty `users`, or a wrong `file_size`). */
@@ -172,6 +172,7 @@ export class DrimeEmulator {
         { kind: 'status', status: 500 },
         { kind: 'status', status: 503 },
         { kind: 'drop-request' },
+        { kind: 'drop-request', afterBytes: 1000 },
         { kind: 'drop-response' },
         { kind: 'incomplete' },
         { kind: 'incomplete', wrongSize: true },
@@ -309,7 +310,16 @@ export class DrimeEmulator {
   /** Faults that stop the request before any work; true when the request is done with. */
   #applyEarlyFault(fault: Fault, req: IncomingMessage, res: ServerResponse): boolean {
     if (fault.kind === 'drop-request') {
-      req.socket.destroy();
+      if (!fault.afterBytes) {
+        req.socket.destroy();
+        return true;
+      }
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= fault.afterBytes!) req.socket.destroy();
+      });
+      req.on('end', () => req.socket.destroy());
       return true;
     }
     if (fault.kind === 'status') {
