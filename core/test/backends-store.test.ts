@@ -39,6 +39,10 @@ before(async () => {
   await mkdir(pkg, { recursive: true });
   await writeFile(path.join(pkg, 'package.json'), JSON.stringify({ name: 'pyrestserver-backend-fake', version: '1.0.0', type: 'module', main: 'index.js' }));
   await writeFile(path.join(pkg, 'index.js'), FAKE_PLUGIN);
+  const scoped = path.join(plugins, 'node_modules', '@acme', 'pyrestserver-backend-s3');
+  await mkdir(scoped, { recursive: true });
+  await writeFile(path.join(scoped, 'package.json'), JSON.stringify({ name: '@acme/pyrestserver-backend-s3', version: '1.0.0', type: 'module', main: 'index.js' }));
+  await writeFile(path.join(scoped, 'index.js'), FAKE_PLUGIN.replace("type: 'fake'", "type: 's3'"));
 });
 after(() => rm(root, { recursive: true, force: true }));
 
@@ -325,4 +329,15 @@ test('removing an unknown name changes nothing on disk, not even the folder', as
   const opts = fresh();
   await rejects(removeBackendConfig('ghost', opts), 'PYRS_BACKEND_CONFIG_NOT_FOUND');
   await assert.rejects(stat(opts.dir), { code: 'ENOENT' });
+});
+
+test('the stored type loads the same plugin again: plain type, scoped package name, absolute path', async () => {
+  const opts = { ...fresh(), cwd: plugins };
+  assert.equal((await addBackendConfig('a', 'pyrestserver-backend-fake', { api_key: 'abcd' }, opts)).type, 'fake');
+  assert.equal((await addBackendConfig('b', '@acme/s3', { api_key: 'abcd' }, opts)).type, '@acme/s3');
+  const byPath = await addBackendConfig('c', './node_modules/pyrestserver-backend-fake', { api_key: 'abcd' }, opts);
+  assert.equal(byPath.type, path.join(plugins, 'node_modules', 'pyrestserver-backend-fake'));
+  for (const name of ['a', 'b', 'c']) {
+    assert.equal((await getBackendConfig(name, { ...opts, cwd: os.tmpdir() })).options.api_key, 'abcd', name);
+  }
 });

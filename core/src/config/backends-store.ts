@@ -13,7 +13,8 @@ import path from 'node:path';
 import { stringify } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import type { BackendPlugin } from '../plugins/contract.js';
-import { envOptions, loadBackend, optionFlag, secretKeys, validateOptions, type FindOptions } from '../plugins/index.js';
+import { envOptions, loadBackend, optionFlag, packageNameFor, secretKeys, validateOptions, type FindOptions } from '../plugins/index.js';
+import { isPathName } from '../plugins/resolve.js';
 import {
   BACKENDS_FILE, checkName, readBackendFiles, readLegacy, removeLegacy, updateBackendTable,
   type BackendFiles, type BackendProblem, type StoredBackend,
@@ -171,6 +172,7 @@ export async function addBackendConfig(
   const dir = dirOf(opts);
   const { plugin } = await loadBackend(type, opts);
   const stored = check(plugin, obscured(plugin, options), opts.source ?? optionFlag, opts.env ?? process.env);
+  const storedType = typeToStore(type, plugin, opts);
   const file = await updateBackendTable(dir, name, async (files) => {
     // With --force the old entry does not matter, even a broken one.
     const existing = opts.force ? undefined : await lookup(name, dir, files);
@@ -179,9 +181,19 @@ export async function addBackendConfig(
         hint: `Change it with \`pyrestserver config edit ${name} ...\`, or replace it with \`config add ${name} --force ...\`.`,
       });
     }
-    return { type: plugin.type, ...stored };
+    return { type: storedType, ...stored };
   });
-  return { name, type: plugin.type, options: stored, file: file!, legacy: false };
+  return { name, type: storedType, options: stored, file: file!, legacy: false };
+}
+
+/**
+ * The `type` to store, so that it loads the same plugin again from anywhere: the
+ * plugin's type when that names its package (`drime`, also for `--type
+ * pyrestserver-backend-drime`), else the name as given (`@acme/s3`), a path made absolute.
+ */
+function typeToStore(given: string, plugin: BackendPlugin, opts: StoreOptions): string {
+  if (isPathName(given)) return path.resolve(opts.cwd ?? process.cwd(), given);
+  return packageNameFor(given) === packageNameFor(plugin.type) ? plugin.type : given;
 }
 
 /**
