@@ -8,6 +8,7 @@ import {
 } from '@pyrestserver/core';
 import { pluginSearchPaths } from '../plugin-search.js';
 import { formatError, usageError } from '../errors.js';
+import { argsAfter, terminal } from './raw-args.js';
 
 export interface ConfigIO {
   env: NodeJS.ProcessEnv;
@@ -33,15 +34,7 @@ export function registerConfig(cli: CAC, context = { env: process.env, cwd: proc
     .example('pyrestserver config add mydrime --type drime --api-key KEY --workspace-id 0')
     .example('pyrestserver serve --backend-config mydrime --listen :8001')
     .allowUnknownOptions()
-    .action(() => {
-      const args = cli.rawArgs.slice(2);
-      args.splice(args.indexOf('config'), 1);
-      return runConfig(args, {
-        ...context,
-        out: (text) => process.stdout.write(text),
-        err: (line) => console.error(line),
-      });
-    });
+    .action(() => runConfig(argsAfter(cli, 'config'), { ...context, ...terminal }));
 }
 
 /** Run `config <action> ...` (the arguments after `config`); resolves to the exit code. */

@@ -2,6 +2,7 @@ import type { CAC } from 'cac';
 import { parseArgs } from 'node:util';
 import { obscure } from '@pyrestserver/core';
 import { usageError } from '../errors.js';
+import { argsAfter, terminal } from './raw-args.js';
 
 export interface ObscureIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -17,15 +18,7 @@ export function registerObscure(cli: CAC): void {
     .example('pyrestserver obscure "my-api-key"')
     .example('printf %s "$DRIME_API_KEY" | pyrestserver obscure')
     .allowUnknownOptions()
-    .action(() => {
-      const args = cli.rawArgs.slice(2);
-      args.splice(args.indexOf('obscure'), 1);
-      return runObscure(args, {
-        stdin: process.stdin,
-        out: (text) => process.stdout.write(text),
-        err: (line) => console.error(line),
-      });
-    });
+    .action(() => runObscure(argsAfter(cli, 'obscure'), { stdin: process.stdin, ...terminal }));
 }
 
 /** Run `obscure [VALUE]` (the arguments after `obscure`); resolves to the exit code. */
