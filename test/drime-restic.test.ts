@@ -2,7 +2,7 @@
 // loading the Drime plugin package), with the Drime API emulated in this process:
 // init, backup, check --read-data, byte-identical restore, a second backup,
 // forget --prune; once on a well-behaved Drime and once on one that answers 429
-// (with Retry-After), 500/503 and drops connections at random.
+// (with Retry-After), 500/503, drops connections and keeps incomplete uploads at random.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,15 +113,20 @@ describe('restic over pyrestserver serve --backend drime, Drime misbehaving', ()
     { kind: 'status', status: 500 },
     { kind: 'status', status: 503 },
     { kind: 'drop-request' },
+    { kind: 'drop-request', afterBytes: 1000 },
     { kind: 'drop-response' },
+    { kind: 'incomplete' },
   ];
   let emulator: DrimeEmulator;
   workflow('faults', (s) => {
     emulator = s.emulator;
     s.emulator.chaos({ rate: 0.06, seed: 5, faults });
+    // And for sure: the first uploads (config, key) are kept incomplete once each.
+    s.emulator.inject('upload', { kind: 'incomplete' });
+    s.emulator.inject('upload', { kind: 'incomplete', wrongSize: true }, 2);
   });
   it('faults of every kind were met', () => {
-    for (const kind of ['429', '500', '503', 'drop-request', 'drop-response']) {
+    for (const kind of ['429', '500', '503', 'drop-request', 'drop-response', 'incomplete']) {
       assert.ok((emulator.faultsMet[kind] ?? 0) > 0, `no ${kind}: ${JSON.stringify(emulator.faultsMet)}`);
     }
   });
