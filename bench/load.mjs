@@ -257,10 +257,12 @@ function render(result) {
   );
   const lines = [`load benchmark against ${result.url}  (MB = 10^6 bytes; CPU% 100 = one core)`, table];
   if (result.pid) {
-    lines.push(
-      `server peak RSS: 8 MiB phases ${mib(result.peakRssLargeBytes)} MiB, 4 KiB phases ${mib(result.peakRssSmallBytes)} MiB` +
-        (result.vmHwmBytes ? `, VmHWM (process lifetime) ${mib(result.vmHwmBytes)} MiB` : ''),
-    );
+    const parts = [
+      result.peakRssLargeBytes && `8 MiB phases ${mib(result.peakRssLargeBytes)} MiB`,
+      result.peakRssSmallBytes && `4 KiB phases ${mib(result.peakRssSmallBytes)} MiB`,
+      result.vmHwmBytes && `VmHWM (process lifetime) ${mib(result.vmHwmBytes)} MiB`,
+    ];
+    lines.push(`server peak RSS: ${parts.filter(Boolean).join(', ')}`);
   }
   if (result.serverGone) lines.push(`server process ${result.pid} went away during the run`);
   return lines.join('\n');

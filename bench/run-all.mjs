@@ -59,6 +59,7 @@ const USAGE = `usage: node bench/run-all.mjs [options]
   --size-mib, --seed                                                 passed to restic.mjs
   --profile          run our server under node --cpu-prof (profiles in .bench/profiles/<time>/)
   --out FILE         raw results as JSON (default .bench/results-<time>.json)
+  --nice=N           run everything at this scheduling priority (-20..19; negative needs root)
   --report FILE      only print the report of saved raw results`;
 
 async function main(argv) {
@@ -72,6 +73,9 @@ async function main(argv) {
     const problem = SERVERS[name].missing();
     if (problem) throw new Error(`${name}: ${problem}`);
   }
+  // Children (servers, scripts, restic) inherit the priority: a negative value keeps other work on a
+  // shared machine from competing with the benchmark for the CPUs (needs privileges).
+  if (options.nice !== undefined) os.setPriority(options.nice);
   const machine = machineFacts();
   log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}; ${machine.node}; ${machine.restic}; ${machine.rclone}`);
   log('preparing the restic data set...');
@@ -106,6 +110,7 @@ function parseOptions(argv) {
     data: { type: 'string', default: join(ROOT, '.bench', 'dataset') },
     profile: { type: 'boolean', default: false },
     report: { type: 'string' },
+    nice: { type: 'string' },
     ...Object.fromEntries(passed.map((name) => [name, { type: 'string' }])),
   });
   const servers = values.servers.split(',').filter(Boolean);
@@ -124,6 +129,7 @@ function parseOptions(argv) {
     quick: values.quick,
     data: values.data,
     report: values.report,
+    nice: values.nice === undefined ? undefined : integer('nice', -20),
     profile: values.profile ? join(ROOT, '.bench', 'profiles', stamp) : undefined,
     out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
     load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
@@ -269,9 +275,25 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The values of `pick(run)` over the rounds of `server` (failed picks left out). */
+function valuesOf(runs, server, pick) {
+  return runs
+    .filter((r) => r.server === server)
+    .map((r) => safePick(pick, r))
+    .filter(Number.isFinite);
+}
+
 /** Median over the rounds of `pick(run)` for `server`. */
 function medianOf(runs, server, pick) {
-  return median(runs.filter((r) => r.server === server).map((r) => safePick(pick, r)));
+  return median(valuesOf(runs, server, pick));
+}
+
+/** The median with digits, and the range over the rounds when there are several: "330 (310-352)". */
+function spreadCell(runs, server, pick, digits) {
+  const values = valuesOf(runs, server, pick);
+  if (values.length === 0) return undefined;
+  const mid = fixed(median(values), digits);
+  return values.length > 1 ? `${mid} (${fixed(Math.min(...values), digits)}-${fixed(Math.max(...values), digits)})` : mid;
 }
 
 function safePick(pick, run) {
@@ -298,14 +320,14 @@ function renderReport(options, machine, runs, date) {
   const phases = runs.find((r) => r.load)?.load.phases.map((p) => p.phase) ?? [];
   const loadRows = phases.map((phase) => {
     const unit = headline(phase);
-    const value = (server) =>
-      medianOf(runs, server, (r) => {
-        const p = r.load.phases.find((x) => x.phase === phase);
-        return unit === 'MB/s' ? p.mbPerSec : p.opsPerSec;
-      });
+    const pick = (r) => {
+      const p = r.load.phases.find((x) => x.phase === phase);
+      return unit === 'MB/s' ? p.mbPerSec : p.opsPerSec;
+    };
+    const value = (server) => medianOf(runs, server, pick);
     const errors = (server) =>
       runs.filter((r) => r.server === server).reduce((n, r) => n + (r.load?.phases.find((x) => x.phase === phase)?.errors ?? 0), 0);
-    const cells = servers.map((s) => `${fixed(value(s), 0) ?? '-'}${errors(s) ? ` (${errors(s)} errors)` : ''}`);
+    const cells = servers.map((s) => `${spreadCell(runs, s, pick, 0) ?? '-'}${errors(s) ? ` [${errors(s)} errors]` : ''}`);
     const ref = REST_SERVER[phase];
     return [
       ...withRatios([`${phase} ${unit}`, ...cells], value),
@@ -316,15 +338,18 @@ function renderReport(options, machine, runs, date) {
 
   const cpuRows = phases.map((phase) => [
     phase,
-    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).serverCpuPct), 0)),
-    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).clientCpuPct), 0)),
-    ...servers.map((s) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase).otherCpuPct), 0)),
+    ...servers.map((s) =>
+      ['serverCpuPct', 'clientCpuPct', 'otherCpuPct']
+        .map((key) => fixed(medianOf(runs, s, (r) => r.load.phases.find((x) => x.phase === phase)[key]), 0) ?? '-')
+        .join(' / '),
+    ),
   ]);
 
   const steps = runs.find((r) => r.restic)?.restic.steps.map((s) => s.step) ?? [];
   const resticRows = steps.map((step) => {
-    const seconds = (server) => medianOf(runs, server, (r) => r.restic.steps.find((s) => s.step === step).seconds);
-    return withRatios([step, ...servers.map((s) => fixed(seconds(s), 2))], seconds);
+    const pick = (r) => r.restic.steps.find((s) => s.step === step).seconds;
+    const seconds = (server) => medianOf(runs, server, pick);
+    return withRatios([step, ...servers.map((s) => spreadCell(runs, s, pick, 2))], seconds);
   });
 
   const rssRow = (label, pick) => [label, ...servers.map((s) => mib(medianOf(runs, s, pick)))];
@@ -342,22 +367,20 @@ function renderReport(options, machine, runs, date) {
   return [
     `## Results (${date.slice(0, 16).replace('T', ' ')} UTC, ${options.rounds} round(s)${options.quick ? ', --quick' : ''})`,
     '',
-    `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.`,
+    `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.` +
+      (options.nice !== undefined ? ` Everything ran at nice ${options.nice}.` : ''),
     `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, ${machine.kernel}; ${machine.node}; ${machine.restic}; ${machine.rclone}; temp dir on: ${machine.tmpDisk}.`,
     `1-minute load average at the end of each server's run (other work on the machine shows here): ${loadAverages}.`,
     '',
-    '### Load (bench/load.mjs), higher is better',
+    `### Load (bench/load.mjs), higher is better${options.rounds > 1 ? '; median (min-max) over the rounds' : ''}`,
     '',
     markdownTable(['phase', ...servers, ...ratioHeaders, 'rest-server ref', `${first} vs ref`], loadRows),
     '',
     `### CPU during the load phases (% of one core; ${machine.nproc} cores in all; "others" = other processes on the machine)`,
     '',
-    markdownTable(
-      ['phase', ...servers.map((s) => `${s} server`), ...servers.map((s) => `client vs ${s}`), ...servers.map((s) => `others during ${s}`)],
-      cpuRows,
-    ),
+    markdownTable(['phase', ...servers.map((s) => `${s}: server / client / others`)], cpuRows),
     '',
-    `### restic (bench/restic.mjs), seconds, lower is better${dataset ? `: ${dataset.files} files, ${mib(dataset.bytes)} MiB` : ''}`,
+    `### restic (bench/restic.mjs), seconds, lower is better${options.rounds > 1 ? '; median (min-max)' : ''}${dataset ? `: ${dataset.files} files, ${mib(dataset.bytes)} MiB` : ''}`,
     '',
     markdownTable(['step', ...servers, ...ratioHeaders.map((h) => `${h} time`)], resticRows),
     '',
