@@ -165,6 +165,33 @@ describe('serve with the real restic', () => {
   });
 });
 
+describe('a backend\'s own Fastify plugin', () => {
+  test('is registered with the server when that backend is active', async () => {
+    await writePlugin(path.join(projectDir, 'node_modules'), {
+      name: 'pyrestserver-backend-routed',
+      source: `export default {
+  kind: 'pyrestserver-backend', apiVersion: 1, type: 'routed',
+  optionsSchema: { type: 'object', properties: {} },
+  create() { return {}; },
+  async fastifyPlugin(app) { app.get('/_routed/health', async () => ({ healthy: true })); },
+};\n`,
+    });
+    const child = startCli(['serve', '--backend', 'routed', '--listen', '127.0.0.1:0', '--no-auth'], { cwd: projectDir });
+    try {
+      const { address } = await waitForLog(child, 'listening');
+      const reply = await fetch(new URL('/_routed/health', String(address)));
+      assert.equal(reply.status, 200);
+      assert.deepEqual(await reply.json(), { healthy: true });
+    } finally {
+      if (child.exitCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test('SIGTERM lets an upload in flight finish and be stored, then exits 0', async () => {
     const data = path.join(root, 'drain');
