@@ -59,7 +59,7 @@ describe('serve defaults (rest-server 0.14)', () => {
     ], { cwd: root });
     assert.equal(s.backendOptions.path, path.join(root, 'data'));
     assert.equal(s.listen, '127.0.0.1:9999');
-    assert.deepEqual(s.server.auth, { kind: 'htpasswd', file: path.resolve('users.htpasswd') });
+    assert.deepEqual(s.server.auth, { kind: 'htpasswd', file: path.join(root, 'users.htpasswd') });
     assert.equal(s.server.appendOnly, true);
     assert.equal(s.server.privateRepos, true);
     assert.equal(s.server.maxSize, 1048576);

@@ -169,7 +169,7 @@ function typed(flag: FlagSpec, value: unknown, source: string): FlagValue {
       throw bad(`a whole number${flag.placeholder ? ` of ${flag.placeholder}` : ''}`);
     case 'string':
       if (typeof value === 'string' && value !== '') return value;
-      if (typeof value === 'number' && flag.kind === 'string') return String(value);
+      if (typeof value === 'number') return String(value);
       throw bad('a non-empty string');
   }
 }

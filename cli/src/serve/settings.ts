@@ -112,7 +112,7 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
 }
 
 /** Step 2: parse every flag and merge all sources into validated settings. */
-export function resolveServeSettings(prepared: PreparedServe, args: readonly string[], { env }: Context): ServeSettings {
+export function resolveServeSettings(prepared: PreparedServe, args: readonly string[], { env, cwd }: Context): ServeSettings {
   const { values: argv, positionals } = parseFlags(args, prepared.flags);
   const extra = positionals.filter((p) => p !== 'serve');
   if (extra.length > 0 || positionals.length !== 1) {
@@ -133,8 +133,8 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
   const options = validateOptions(backend.plugin, backendOptions, { source: sources });
   const secrets = secretKeys(backend.plugin.optionsSchema);
 
-  const dataPath = typeof options.path === 'string' ? options.path : String(flag.path);
-  const tls = tlsOptions(flag, dataPath);
+  const dataPath = path.resolve(cwd, typeof options.path === 'string' ? options.path : String(flag.path));
+  const tls = tlsOptions(flag, dataPath, cwd);
   const config = configFile?.config;
   return {
     backend,
@@ -146,11 +146,7 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
     groupAccessible: flag['group-accessible-repos'] === true,
     ...(configFile ? { configFile: configFile.filepath } : {}),
     server: {
-      auth: flag['no-auth'] === true
-        ? { kind: 'none' }
-        : typeof flag['proxy-auth-username'] === 'string'
-          ? { kind: 'proxy', header: flag['proxy-auth-username'] }
-          : { kind: 'htpasswd', file: path.resolve(typeof flag['htpasswd-file'] === 'string' ? flag['htpasswd-file'] : path.join(dataPath, '.htpasswd')) },
+      auth: authOptions(flag, dataPath, cwd),
       appendOnly: flag['append-only'] === true,
       privateRepos: flag['private-repos'] === true,
       ...(typeof flag['max-size'] === 'number' ? { maxSize: flag['max-size'] } : {}),
@@ -207,7 +203,16 @@ function backendOptionsFrom(prepared: PreparedServe, argv: Record<string, unknow
   return { options, sources };
 }
 
-function tlsOptions(flag: Record<string, unknown>, dataPath: string): ServerOptions['tls'] {
+/** rest-server's order: --no-auth, else the proxy's header, else the htpasswd file (default `<path>/.htpasswd`). */
+function authOptions(flag: Record<string, unknown>, dataPath: string, cwd: string): ServerOptions['auth'] {
+  if (flag['no-auth'] === true) return { kind: 'none' };
+  const header = flag['proxy-auth-username'];
+  if (typeof header === 'string') return { kind: 'proxy', header };
+  const file = flag['htpasswd-file'];
+  return { kind: 'htpasswd', file: path.resolve(cwd, typeof file === 'string' ? file : path.join(dataPath, '.htpasswd')) };
+}
+
+function tlsOptions(flag: Record<string, unknown>, dataPath: string, cwd: string): ServerOptions['tls'] {
   const cert = typeof flag['tls-cert'] === 'string' ? flag['tls-cert'] : undefined;
   const key = typeof flag['tls-key'] === 'string' ? flag['tls-key'] : undefined;
   if (flag.tls !== true) {
@@ -221,8 +226,8 @@ function tlsOptions(flag: Record<string, unknown>, dataPath: string): ServerOpti
     throw new ConfigError(ConfigErrorCode.OPTIONS_INVALID, `--tls-min-ver: expected 1.2 or 1.3, got ${JSON.stringify(minVersion)}`);
   }
   return {
-    cert: path.resolve(cert ?? path.join(dataPath, 'public_key')),
-    key: path.resolve(key ?? path.join(dataPath, 'private_key')),
+    cert: path.resolve(cwd, cert ?? path.join(dataPath, 'public_key')),
+    key: path.resolve(cwd, key ?? path.join(dataPath, 'private_key')),
     minVersion,
   };
 }
