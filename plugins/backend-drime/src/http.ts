@@ -118,7 +118,7 @@ export class DrimeHttp {
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       if (NOT_TRANSIENT.has(code)) throw err;
-      throw new TransientError(`${this.describe(request)}: ${code || (err as Error).message}`, { cause: err });
+      throw new TransientError(code || (err as Error).message, { cause: err });
     }
   }
 
@@ -137,7 +137,7 @@ export class DrimeHttp {
         const { baseDelay, maxRetryAfter, now } = this.#config.retry;
         this.#holdUntil = Math.max(this.#holdUntil, now() + Math.min(retryAfter ?? baseDelay, maxRetryAfter));
       }
-      throw new TransientError(what, { status, retryAfter });
+      throw new TransientError(`answered ${status}`, { status, retryAfter });
     }
     if (status === 401 || status === 419) throw new DrimeAuthError(what);
     const detail = laravelMessage(text);
@@ -162,14 +162,14 @@ export class DrimeHttp {
     try {
       text = await response.body.text();
     } catch (err) {
-      throw new TransientError(`${this.describe(request)}: reply cut short`, { cause: err });
+      throw new TransientError('reply cut short', { cause: err });
     }
     if (/html/i.test(type) || /^\s*</.test(text)) throw new DrimeAuthError(`${this.describe(request)} answered an HTML page`);
     if (text.trim() === '') return {} as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new TransientError(`${this.describe(request)}: unreadable JSON reply`);
+      throw new TransientError('unreadable JSON reply');
     }
   }
 

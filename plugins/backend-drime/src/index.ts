@@ -82,7 +82,7 @@ async function checkKey(api: DrimeApi): Promise<void> {
     user = await api.loggedUser();
   } catch (err) {
     if (err instanceof DrimeAuthError) throw badKey(where);
-    const reason = (err as Error).message;
+    const reason = (err as Error).message.replace(/^Drime API unavailable: /, '');
     if (hasCode(err, StorageErrorCode.BACKEND_UNAVAILABLE)) {
       throw new ConfigError(ConfigErrorCode.BACKEND_START, `cannot reach the Drime API at ${where}: ${reason}`, { cause: err });
     }
