@@ -72,6 +72,7 @@ export async function createDrimeProvider(
     logger: context.logger,
     rootFolder: checkedRootFolder(options.root_folder),
     cacheTtl: options.cache_ttl * 1000,
+    now: retry.now,
   });
 }
 

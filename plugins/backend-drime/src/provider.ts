@@ -40,6 +40,8 @@ export interface DrimeProviderParts {
   readonly rootFolder: string;
   /** ms a folder listing stays valid. */
   readonly cacheTtl: number;
+  /** The clock the cache runs on (epoch ms). */
+  readonly now?: () => number;
 }
 
 const join = (...parts: string[]) => parts.filter((p) => p !== '').join('/');
@@ -63,6 +65,7 @@ export class DrimeProvider implements StorageProvider {
     this.#listings = new Listings({
       source: parts.api,
       ttl: parts.cacheTtl,
+      ...(parts.now ? { now: parts.now } : {}),
       onIncomplete: (folderId, entries) => this.#inBackground(() => this.#deleteEntries(folderId, entries)),
     });
     this.#folders = new Folders(parts.api, this.#listings);

@@ -148,3 +148,36 @@ describe('root_folder', () => {
     assert.deepEqual(repos, ['r']);
   });
 });
+
+describe('listing cache', () => {
+  it('sees changes made elsewhere once cache_ttl has passed, not before', async () => {
+    h = await startHarness({ provider: { cache_ttl: 60 } });
+    await h.provider.createRepository('r');
+    const blob = randomBlob(10);
+    await assert.rejects(h.provider.stat(blob.ref('r', 'keys')), (err) => storageCodeOf(err) === StorageErrorCode.NOT_FOUND);
+    h.emulator.addEntry({ name: blob.name, parentId: h.emulator.find('r/keys')[0]!.id, content: blob.data });
+    h.emulator.resetCounts();
+    await assert.rejects(h.provider.stat(blob.ref('r', 'keys')), (err) => storageCodeOf(err) === StorageErrorCode.NOT_FOUND);
+    assert.equal(h.emulator.counts.list, 0, 'a fresh listing was asked again');
+    h.advance(61_000);
+    assert.deepEqual(await h.provider.stat(blob.ref('r', 'keys')), { size: 10 });
+    assert.equal(h.emulator.counts.list, 1);
+  });
+
+  it('cache_ttl 0 lists again for every lookup', async () => {
+    h = await startHarness({ provider: { cache_ttl: 0 } });
+    await h.provider.createRepository('r');
+    const blob = randomBlob(10);
+    h.emulator.addEntry({ name: blob.name, parentId: h.emulator.find('r/keys')[0]!.id, content: blob.data });
+    assert.deepEqual(await h.provider.stat(blob.ref('r', 'keys')), { size: 10 });
+  });
+
+  it("restic's list always asks Drime", async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    const blob = randomBlob(10);
+    h.emulator.addEntry({ name: blob.name, parentId: h.emulator.find('r/snapshots')[0]!.id, content: blob.data });
+    assert.deepEqual(await listAll(h.provider, 'r', 'snapshots'), [{ name: blob.name, size: 10 }]);
+    assert.deepEqual(await h.provider.stat(blob.ref('r', 'snapshots')), { size: 10 }, 'the listing refreshed the cache');
+  });
+});

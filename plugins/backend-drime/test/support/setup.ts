@@ -11,6 +11,8 @@ export interface Harness {
   delays: number[];
   /** Everything logged (pino JSON lines). */
   logs: string[];
+  /** Move the provider's clock forward (retry holds, cache ages) without waiting. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startHarness(
       provider,
       delays,
       logs,
+      advance: (ms) => void (slept += ms),
       async close() {
         await provider.close();
         await emulator.close();
