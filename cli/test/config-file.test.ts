@@ -36,6 +36,8 @@ describe('config file formats', () => {
     '.pyrestserverrc.toml': `backend = "drime"\nserve = { listen = ":9000", append-only = true, max-size = 1024 }\nbackends = { drime = { workspace_id = 5 } }\n`,
     'pyrestserver.config.mjs': `export default ${JSON.stringify(EXPECTED)};\n`,
     '.pyrestserverrc.cjs': `module.exports = ${JSON.stringify(EXPECTED)};\n`,
+    // TypeScript: imported as is (these tests run with the tsx loader, as `node --import tsx` would).
+    'pyrestserver.config.ts': `const config: Record<string, unknown> = ${JSON.stringify(EXPECTED)};\nexport default config;\n`,
   };
   for (const [file, content] of Object.entries(cases)) {
     test(`${file} is found and normalised`, async () => {

@@ -4,6 +4,7 @@
  * key in package.json. Parsed, checked against its shape and normalised (key spellings).
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
@@ -88,7 +89,7 @@ export async function loadConfigFile(
     searchStrategy: 'project',
     mergeSearchPlaces: false,
     cache: false,
-    loaders: { '.toml': loadToml, '.json': loadJson, noExt: defaultLoaders['.yaml'] },
+    loaders: { '.toml': loadToml, '.json': loadJson, '.ts': loadTs, noExt: defaultLoaders['.yaml'] },
   });
   const target = file === undefined ? undefined : path.resolve(cwd, file);
   let result: Awaited<ReturnType<typeof explorer.search>>;
@@ -136,6 +137,22 @@ function plain(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || value instanceof Date) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
 }
+
+/**
+ * A TypeScript config file is imported as it is: that works where Node strips types (22.18+)
+ * or runs with a TypeScript loader (`node --import tsx`). cosmiconfig's own loader needs the
+ * TypeScript compiler's JavaScript API, which installs of pyrestserver do not have.
+ */
+const loadTs: Loader = async (filepath) => {
+  try {
+    return ((await import(pathToFileURL(filepath).href)) as { default?: unknown }).default;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    throw new Error(
+      'a TypeScript config file needs a Node.js that runs TypeScript (22.18 or later) or a loader (node --import tsx); use pyrestserver.config.mjs or .toml instead',
+    );
+  }
+};
 
 /** JSON.parse, with line and column when V8 gives a position, and never an excerpt of the text (it may hold secrets). */
 const loadJson: Loader = (_filepath, content) => {
