@@ -66,11 +66,13 @@ export async function createDrimeProvider(
     { multipartThreshold: options.multipart_threshold, partSize: options.part_size, bufferLimit: options.upload_buffer_size },
     context.logger,
   );
+  const rootFolder = checkedRootFolder(options.root_folder);
+  context.logger.info(`Drime backend ready: ${http.displayUrl}, workspace ${options.workspace_id}, repositories under /${rootFolder}`);
   return new DrimeProvider({
     api,
     uploader,
     logger: context.logger,
-    rootFolder: checkedRootFolder(options.root_folder),
+    rootFolder,
     cacheTtl: options.cache_ttl * 1000,
     now: retry.now,
   });
