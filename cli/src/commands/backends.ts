@@ -77,7 +77,7 @@ function table(backends: LoadedBackend[]): string {
       o.description ?? '',
     ]);
     const body = options.length
-      ? columns([['OPTION', 'TYPE', 'DEFAULT', 'FLAGS', 'ENV', 'DESCRIPTION'], ...rows]).map((l) => `  ${l}`)
+      ? columns([['OPTION', 'TYPE', 'DEFAULT', 'NOTES', 'ENV', 'DESCRIPTION'], ...rows]).map((l) => `  ${l}`)
       : ['  (no options)'];
     return [...head, ...body].join('\n');
   });

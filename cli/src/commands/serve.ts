@@ -1,4 +1,5 @@
 import type { CAC } from 'cac';
+import { constants } from 'node:os';
 import {
   ConfigError, ConfigErrorCode, createServer, listen,
   type Logger, type StorageProvider,
@@ -79,8 +80,8 @@ async function runServer(settings: ServeSettings): Promise<number> {
   }, 'listening');
 
   const signal = await nextSignal();
-  // A second signal while draining: stop at once.
-  const force = () => process.exit(130);
+  // A second signal while draining: stop at once, with the shell's code for it (130, 143).
+  const force = (second: NodeJS.Signals) => process.exit(128 + (constants.signals[second] ?? 0));
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
   logger.info({ signal }, 'shutting down: finishing requests in flight');
