@@ -140,7 +140,9 @@ export class Uploader {
 
   #putPart(url: string, body: UploadBody, offset: number, length: number): Promise<string> {
     const http = this.#api.http;
-    const request: HttpRequest = { method: 'PUT', path: url, headers: { 'content-length': String(length) } };
+    // The content type pydrime sends (and a presigned URL may have signed).
+    const headers = { 'content-length': String(length), 'content-type': 'application/octet-stream' };
+    const request: HttpRequest = { method: 'PUT', path: url, headers };
     return http.retrying(request, (n) =>
       this.#attempt(request, body, offset, n, async () => {
         const response = await http.send({ ...request, body: body.bytes(offset, length) });

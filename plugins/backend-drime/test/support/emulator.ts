@@ -425,7 +425,8 @@ export class DrimeEmulator {
     const data: Buffer[] = [];
     for (const [i, part] of sorted.entries()) {
       const stored = upload.parts.get(part.PartNumber);
-      if (!stored || stored.etag !== part.ETag) return send(reply, 400, { message: `InvalidPart ${part.PartNumber}` });
+      // S3 takes ETags with or without their quotes (pydrime strips them).
+      if (!stored || unquote(stored.etag) !== unquote(String(part.ETag))) return send(reply, 400, { message: `InvalidPart ${part.PartNumber}` });
       if (i < sorted.length - 1 && stored.data.length < this.options.minPartSize) return send(reply, 400, { message: 'EntityTooSmall' });
       data.push(stored.data);
     }
@@ -666,6 +667,8 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
   return start <= end ? { start, end } : undefined;
 }
+
+const unquote = (etag: string) => etag.replace(/^"|"$/g, '');
 
 /** A small seeded PRNG (mulberry32). */
 function mulberry32(seed: number): () => number {
