@@ -102,14 +102,15 @@ describe('precedence: flag > environment > config file > default', () => {
     assert.equal((await settings([], { cwd: root, env: { PYRESTSERVER_APPEND_ONLY: 'yes' } })).server.appendOnly, true);
   });
 
-  test('a backend option: flag > x-env > --backend-config > config file > schema default', async () => {
+  test('a backend option: flag > --backend-config > x-env > config file > schema default', async () => {
     const dir = path.join(root, 'prec-backend');
     await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': 'backend = "demo"\n[backends.demo]\napi_key = "file-key"\nretries = 1\n' });
     await writePlugin(path.join(dir, 'node_modules'), { name: 'pyrestserver-backend-demo' });
     const env = { DEMO_RETRIES: '3' };
     assert.equal((await settings(['--retries', '4', '--backend-config', 'saved'], { cwd: dir, env })).backendOptions.retries, 4);
-    assert.equal((await settings(['--backend-config', 'saved'], { cwd: dir, env })).backendOptions.retries, 3);
+    assert.equal((await settings(['--backend-config', 'saved'], { cwd: dir, env })).backendOptions.retries, 2);
     assert.equal((await settings(['--backend-config', 'saved'], { cwd: dir })).backendOptions.retries, 2);
+    assert.equal((await settings([], { cwd: dir, env })).backendOptions.retries, 3);
     assert.equal((await settings([], { cwd: dir })).backendOptions.retries, 1);
     const fromDefaults = await settings(['--api-key', 'k'], { cwd: projectDir, env: { PYRESTSERVER_BACKEND: 'demo' } });
     assert.equal(fromDefaults.backendOptions.retries, 3);

@@ -4,8 +4,8 @@
  * so it can be tested and so bad input fails before anything is opened.
  *
  * Precedence, for serve flags and backend options alike:
- *   command-line flag > environment (PYRESTSERVER_*, a backend option's `x-env`)
- *   > --backend-config entry (backends.toml) > config file > default.
+ *   command-line flag > --backend-config entry (backends.toml, backend options only)
+ *   > environment (PYRESTSERVER_*, a backend option's `x-env`) > config file > default.
  */
 import path from 'node:path';
 import {
@@ -162,8 +162,8 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
 }
 
 /**
- * The backend's raw options, lowest to highest: config file `backends.<type>`, the
- * --backend-config entry, its `x-env` variables, its flags. A serve flag that is also a
+ * The backend's raw options, lowest to highest: config file `backends.<type>`, its `x-env`
+ * variables, the --backend-config entry, its flags. A serve flag that is also a
  * backend option (`--path` for local) feeds it at the same rank it has among serve flags.
  */
 function backendOptionsFrom(prepared: PreparedServe, argv: Record<string, unknown>, env: NodeJS.ProcessEnv, serve: ResolvedFlags) {
@@ -189,13 +189,14 @@ function backendOptionsFrom(prepared: PreparedServe, argv: Record<string, unknow
       set(key, value, `backends.${plugin.type}.${key} in ${file.filepath}`);
     }
   }
+  sharedFrom((s) => s.startsWith('PYRESTSERVER_'));
+  const fromEnv = envOptions(plugin.optionsSchema, env);
+  for (const [key, value] of Object.entries(fromEnv.values)) set(key, value, fromEnv.sources[key]!);
+  // A named entry is chosen on the command line, so it outranks ambient environment variables.
   const named = prepared.namedBackend;
   if (named) {
     for (const [key, value] of Object.entries(named.options)) set(key, value, `${key} of backend config "${named.name}"`);
   }
-  sharedFrom((s) => s.startsWith('PYRESTSERVER_'));
-  const fromEnv = envOptions(plugin.optionsSchema, env);
-  for (const [key, value] of Object.entries(fromEnv.values)) set(key, value, fromEnv.sources[key]!);
   for (const [name, key] of prepared.optionOfFlag) {
     const value = argv[name];
     if (value !== undefined) set(key, value, `--${name}`);
