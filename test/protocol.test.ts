@@ -121,6 +121,15 @@ describe('files', () => {
     assert.deepEqual(get.body, blob.data);
   });
 
+  it('uploads ignore the Content-Type, as rest-server does (even one that does not parse)', async () => {
+    for (const contentType of ['text/plain', 'foo', 'a/b; charset=']) {
+      const other = randomBlob(100);
+      const reply = await call('POST', `/alice/main/keys/${other.name}`, { body: other.data, headers: { 'content-type': contentType } });
+      assert.equal(reply.status, 200, contentType);
+      assert.deepEqual((await call('GET', `/alice/main/keys/${other.name}`)).body, other.data);
+    }
+  });
+
   it('POST of an existing file is 403 and keeps it', async () => {
     assert.equal((await upload(path, blob.data)).status, 403);
     assert.deepEqual((await call('GET', path)).body, blob.data);

@@ -30,6 +30,11 @@ export const registerProtocol: FastifyPluginAsync<ProtocolOptions> = async (app,
   // Bodies are never parsed or buffered: the upload handler streams them itself.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  // rest-server ignores Content-Type; Fastify would answer 415 to one that does not parse.
+  app.addHook('onRequest', (request, _reply, done) => {
+    delete request.headers['content-type'];
+    done();
+  });
   app.setErrorHandler(replyWithError);
 
   app.all('/*', { exposeHeadRoute: false }, async (request: FastifyRequest, reply: FastifyReply) => {
