@@ -44,7 +44,9 @@ async function main(argv) {
     if (options.warmup) {
       // Untimed: a short run of every request kind, so neither side is measured while still cold (JIT).
       const small = SIZES.find((s) => !s.large);
-      await runSize(client, small, generateBlobs(small.size, options.warmup), { ...options, passes: 1, lists: 2 }, sampler);
+      const warm = await runSize(client, small, generateBlobs(small.size, options.warmup), { ...options, passes: 1, lists: 2 }, sampler);
+      const failed = warm.find((p) => p.errors > 0);
+      if (failed) throw new Error(`warm-up ${failed.phase} failed: ${failed.firstError}`);
     }
     const phases = [];
     for (const spec of SIZES.filter((s) => options.sizes.includes(s.label))) {
@@ -88,8 +90,11 @@ function parseOptions(argv) {
 }
 
 async function createRepo(client, url) {
-  const res = await client.request('POST', '/?create=true');
-  if (res.status !== 200) throw new Error(`creating the repository at ${redactUrl(url)}: HTTP ${res.status}`);
+  const where = `creating the repository at ${redactUrl(url)}`;
+  const res = await client.request('POST', '/?create=true').catch((err) => {
+    throw new Error(`${where}: ${err.message}`);
+  });
+  if (res.status !== 200) throw new Error(`${where}: HTTP ${res.status}`);
 }
 
 /**
@@ -136,12 +141,12 @@ async function runSize(client, spec, blobs, options, sampler) {
     return { status: res.status, ok: res.status === 200 && res.bytes === blob.size, bytes: res.bytes };
   });
 
-  const names = new Set(stored.map((b) => b.name));
+  const sizes = new Map(stored.map((b) => [b.name, b.size]));
   const list = await run('list', options.lists, async () => {
     const res = await client.request('GET', '/data/', { headers: { accept: V2 }, collect: true });
     if (res.status !== 200) return { status: res.status, ok: false, bytes: 0 };
     if (res.headers['content-type'] !== V2) return { ok: false, error: `list Content-Type ${res.headers['content-type']}` };
-    if (!listsAll(res.body, names)) return { ok: false, error: 'list misses stored blobs' };
+    if (!listsAll(res.body, sizes)) return { ok: false, error: 'list misses stored blobs or has wrong sizes' };
     return { ok: true, bytes: res.bytes };
   });
 
@@ -152,8 +157,8 @@ async function runSize(client, spec, blobs, options, sampler) {
   return [post, head, get, list, del];
 }
 
-/** True when the v2 listing in `body` names every blob in `names` with its size. */
-function listsAll(body, names) {
+/** True when the v2 listing in `body` names every blob of `sizes` (name -> size) with its size. */
+function listsAll(body, sizes) {
   let entries;
   try {
     entries = JSON.parse(body.toString('utf8'));
@@ -161,8 +166,8 @@ function listsAll(body, names) {
     return false;
   }
   if (!Array.isArray(entries)) return false;
-  const seen = new Set(entries.filter((e) => e && typeof e.size === 'number').map((e) => e.name));
-  for (const name of names) if (!seen.has(name)) return false;
+  const listed = new Map(entries.filter((e) => e && typeof e.name === 'string').map((e) => [e.name, e.size]));
+  for (const [name, size] of sizes) if (listed.get(name) !== size) return false;
   return true;
 }
 
