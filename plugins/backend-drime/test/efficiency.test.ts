@@ -59,6 +59,21 @@ describe('API calls', () => {
     }
   });
 
+  it('concurrent lookups in a folder not listed yet share one listing', async () => {
+    h = await startHarness({ emulator: { pageSize: 50 } });
+    await h.provider.createRepository('r');
+    const blobs = Array.from({ length: 20 }, () => blobIn('3c'));
+    for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
+    const restarted = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
+    try {
+      h.emulator.resetCounts();
+      await Promise.all(blobs.map((b) => restarted.stat(b.ref('r'))));
+      assert.deepEqual(nonZero(h.emulator.counts), { list: 4 }, 'root, r, r/data, r/data/3c');
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('deleting a file is one call', async () => {
     h = await startHarness();
     await h.provider.createRepository('r');
