@@ -102,9 +102,21 @@ function repoUrl({ url, user, password }) {
 }
 
 /** Runs restic with `args`; resolves to { stdout, stderr }, rejects (without secrets) when it fails. */
+/** The restic process running now; SIGINT/SIGTERM stop it, so the run fails and cleans up. */
+let current;
+let interrupted;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    interrupted = signal;
+    current?.kill('SIGTERM');
+  });
+}
+
 function runRestic(args, env) {
   return new Promise((resolve, reject) => {
+    if (interrupted) return reject(new Error(`interrupted by ${interrupted}`));
     const child = spawn('restic', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    current = child;
     const stdout = [];
     const stderr = [];
     child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -113,6 +125,7 @@ function runRestic(args, env) {
       reject(new Error(err.code === 'ENOENT' ? 'restic is not installed (no "restic" on PATH)' : err.message)),
     );
     child.on('close', (code, signal) => {
+      current = undefined;
       const out = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
       if (code === 0) return resolve(out);
       const tail = redactSecrets(out.stderr.trim().split('\n').slice(-5).join('\n'), env);

@@ -88,6 +88,7 @@ async function main(argv) {
     for (const name of order) {
       log(`round ${round}/${options.rounds}: ${SERVERS[name].label}`);
       runs.push({ server: name, round, ...(await benchServer(name, options)) });
+      checkInterrupted();
     }
   }
 
@@ -144,12 +145,13 @@ function log(message) {
 /** Starts server `name` on a fresh directory, runs both benchmarks against it, stops it. */
 async function benchServer(name, options) {
   const work = await mkdtemp(join(os.tmpdir(), `pyrestserver-bench-${name}-`));
-  const dataDir = join(work, 'data');
-  await mkdir(dataDir);
-  const nodeFlags = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : [];
-  const server = await startServer(SERVERS[name].argv(dataDir, await freePort(), nodeFlags), join(work, 'server.log'));
-  const base = `http://127.0.0.1:${server.port}`;
+  let server;
   try {
+    const dataDir = join(work, 'data');
+    await mkdir(dataDir);
+    const nodeFlags = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : [];
+    server = await startServer(SERVERS[name].argv(dataDir, await freePort(), nodeFlags), join(work, 'server.log'));
+    const base = `http://127.0.0.1:${server.port}`;
     const toArgs = (record) => Object.entries(record).flatMap(([key, value]) => [`--${key}`, value]);
     const load = await runScript('load.mjs', ['--url', `${base}/benchrepo`, '--pid', String(server.pid), ...toArgs(options.load)]);
     const restic = await runScript('restic.mjs', [
@@ -159,7 +161,7 @@ async function benchServer(name, options) {
     if (failed) log(`${name}: failures; server log tail:\n${tail(join(work, 'server.log'))}`);
     return { failed, loadAverage: os.loadavg()[0], load: load.result, restic: restic.result };
   } finally {
-    await server.stop();
+    await server?.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -176,8 +178,27 @@ function freePort() {
   });
 }
 
+/**
+ * Stop functions of the servers and scripts running now. On SIGINT/SIGTERM they are all stopped
+ * and nothing new starts, so the run unwinds through its cleanups and leaves nothing behind.
+ */
+const running = new Set();
+let interrupted;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    interrupted = signal;
+    log(`${signal}: stopping ${running.size} process(es)`);
+    for (const stop of running) void stop();
+  });
+}
+
+function checkInterrupted() {
+  if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+}
+
 /** Spawns `argv` with output to `logFile` and waits until it answers HTTP on its port. */
 async function startServer(argv, logFile) {
+  checkInterrupted();
   const port = Number(argv.find((a) => /^127\.0\.0\.1:\d+$/.test(a)).split(':')[1]);
   const fd = openSync(logFile, 'a');
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd] });
@@ -187,15 +208,17 @@ async function startServer(argv, logFile) {
   child.once('error', (err) => (exit = { error: err.message }));
 
   const stop = async () => {
+    running.delete(stop);
     if (exit) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   };
+  running.add(stop);
   const deadline = Date.now() + 20_000;
   while (!(await answers(port))) {
-    if (exit || Date.now() > deadline) {
+    if (exit || interrupted || Date.now() > deadline) {
       await stop();
       throw new Error(`${argv.slice(0, 3).join(' ')} did not start (${JSON.stringify(exit ?? 'timeout')}):\n${tail(logFile)}`);
     }
@@ -219,11 +242,15 @@ function answers(port) {
 /** Runs a bench script with --json; resolves to { ok, result } (result undefined when it printed none). */
 function runScript(script, args) {
   return new Promise((resolve, reject) => {
+    checkInterrupted();
     const child = spawn(process.execPath, [join(HERE, script), ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stop = () => new Promise((done) => (child.exitCode !== null || child.signalCode !== null ? done() : (child.once('close', done), child.kill('SIGTERM'))));
+    running.add(stop);
     const out = [];
     child.stdout.on('data', (chunk) => out.push(chunk));
     child.on('error', reject);
     child.on('close', (code) => {
+      running.delete(stop);
       let result;
       try {
         result = JSON.parse(Buffer.concat(out).toString('utf8'));
