@@ -11,7 +11,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -22,11 +21,11 @@ import { startRssSampler } from './lib/proc.mjs';
 import { fixed, formatTable, mib } from './lib/table.mjs';
 import { DrimeEmulator } from '../plugins/backend-drime/test/support/emulator.ts';
 import { createDrimeProvider } from '../plugins/backend-drime/src/index.ts';
+import { startCli } from '../test/support/cli.ts';
 import { LocalProvider } from '../plugins/backend-local/src/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-const CLI = join(ROOT, 'cli/dist/bin.js');
 const PLUGIN = join(ROOT, 'plugins/backend-drime');
 const PASSWORD = 'pyrestserver-bench';
 const MiB = 2 ** 20;
@@ -114,27 +113,10 @@ function repoFiles(emulator) {
 
 /** The CLI serving the Drime emulator, or (without one) the local backend on `path`. */
 async function startServer(emulator, path) {
-  const port = await freePort();
-  const backend = emulator ? ['--backend', PLUGIN] : ['--path', path];
-  const child = spawn(process.execPath, [CLI, 'serve', ...backend, '--no-auth', '--listen', `127.0.0.1:${port}`], {
-    env: emulator ? { ...process.env, DRIME_API_KEY: emulator.apiKey, DRIME_API_URL: emulator.url } : process.env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (await canConnect(port)) break;
-    if (i > 400) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const server = emulator
+    ? await startCli({ path: false, args: ['--backend', PLUGIN], env: { DRIME_API_KEY: emulator.apiKey, DRIME_API_URL: emulator.url } })
+    : await startCli({ path });
+  return { url: server.url, pid: server.child.pid, stop: () => server.stop() };
 }
 
 // ---- provider operations ---------------------------------------------------------
@@ -277,28 +259,6 @@ function run(command, args, { env, cwd }) {
     child.stderr.setEncoding('utf8').on('data', (s) => (err += s));
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 

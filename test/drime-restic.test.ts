@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DrimeEmulator, type Fault } from '../plugins/backend-drime/test/support/emulator.js';
+import { ALL_FAULTS, DrimeEmulator } from '../plugins/backend-drime/test/support/emulator.js';
 import { ensureBuilt, startCli, type CliServer } from './support/cli.js';
 import { restic, resticJson, type ResticOptions, type ResticResult } from './support/restic.js';
 import { removeDir, tempDir } from './support/tmp.js';
@@ -107,20 +107,10 @@ describe('restic over pyrestserver serve --backend drime', () => {
 });
 
 describe('restic over pyrestserver serve --backend drime, Drime misbehaving', () => {
-  const faults: Fault[] = [
-    { kind: 'status', status: 429, retryAfter: 1 },
-    { kind: 'status', status: 429 },
-    { kind: 'status', status: 500 },
-    { kind: 'status', status: 503 },
-    { kind: 'drop-request' },
-    { kind: 'drop-request', afterBytes: 1000 },
-    { kind: 'drop-response' },
-    { kind: 'incomplete' },
-  ];
   let emulator: DrimeEmulator;
   workflow('faults', (s) => {
     emulator = s.emulator;
-    s.emulator.chaos({ rate: 0.06, seed: 5, faults });
+    s.emulator.chaos({ rate: 0.06, seed: 5, faults: ALL_FAULTS });
     // And for sure: the first uploads (config, key) are kept incomplete once each.
     s.emulator.inject('upload', { kind: 'incomplete' });
     s.emulator.inject('upload', { kind: 'incomplete', wrongSize: true }, 2);

@@ -1,7 +1,7 @@
 /** API calls per operation (what restic's workload costs) and connection pooling. */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { createDrimeProvider } from '../src/index.js';
+import { createDrimeProvider, type DrimeProvider } from '../src/index.js';
 import { blobIn, randomBlob, readAll, write } from './support/blobs.js';
 import { capturingLogger, startHarness, type Harness } from './support/setup.js';
 
@@ -46,17 +46,13 @@ describe('API calls', () => {
     await h.provider.createRepository('r');
     const blobs = Array.from({ length: 40 }, () => blobIn('7'));
     for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
-    const restarted = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
-    try {
-      h.emulator.resetCounts();
+    await afterRestart(async (restarted) => {
       for (const b of blobs) await restarted.stat(b.ref('r'));
-      // The root listing answers entries from everywhere (all pages); then r, r/data, each r/data/7x once.
-      const rootPages = Math.ceil(h.emulator.entries().length / 50);
-      const shards = new Set(blobs.map((b) => b.name.slice(0, 2))).size;
-      assert.deepEqual(nonZero(h.emulator.counts), { list: rootPages + 2 + shards });
-    } finally {
-      await restarted.close();
-    }
+    });
+    // The root listing answers entries from everywhere (all pages); then r, r/data, each r/data/7x once.
+    const rootPages = Math.ceil(h.emulator.entries().length / 50);
+    const shards = new Set(blobs.map((b) => b.name.slice(0, 2))).size;
+    assert.deepEqual(nonZero(h.emulator.counts), { list: rootPages + 2 + shards });
   });
 
   it('concurrent lookups in a folder not listed yet share one listing', async () => {
@@ -64,14 +60,8 @@ describe('API calls', () => {
     await h.provider.createRepository('r');
     const blobs = Array.from({ length: 20 }, () => blobIn('3c'));
     for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
-    const restarted = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
-    try {
-      h.emulator.resetCounts();
-      await Promise.all(blobs.map((b) => restarted.stat(b.ref('r'))));
-      assert.deepEqual(nonZero(h.emulator.counts), { list: 4 }, 'root, r, r/data, r/data/3c');
-    } finally {
-      await restarted.close();
-    }
+    await afterRestart((restarted) => Promise.all(blobs.map((b) => restarted.stat(b.ref('r')))));
+    assert.deepEqual(nonZero(h.emulator.counts), { list: 4 }, 'root, r, r/data, r/data/3c');
   });
 
   it('deleting a file is one call', async () => {
@@ -96,6 +86,17 @@ describe('connection pooling', () => {
     assert.ok(h.emulator.connections <= 3, `${h.emulator.connections} connections to the API`);
   });
 });
+
+/** Run `fn` on a second provider over the same emulator (a server restart), counting from zero. */
+async function afterRestart(fn: (restarted: DrimeProvider) => Promise<unknown>): Promise<void> {
+  const restarted = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
+  try {
+    h.emulator.resetCounts();
+    await fn(restarted);
+  } finally {
+    await restarted.close();
+  }
+}
 
 function nonZero(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));

@@ -45,6 +45,19 @@ export type Fault =
   /** Uploads only: store the entry as an incomplete upload (empty `users`, or a wrong `file_size`). */
   | { kind: 'incomplete'; wrongSize?: boolean };
 
+/** One fault of every kind: what `chaos` draws from by default. */
+export const ALL_FAULTS: readonly Fault[] = [
+  { kind: 'status', status: 429, retryAfter: 1 },
+  { kind: 'status', status: 429 },
+  { kind: 'status', status: 500 },
+  { kind: 'status', status: 503 },
+  { kind: 'drop-request' },
+  { kind: 'drop-request', afterBytes: 1000 },
+  { kind: 'drop-response' },
+  { kind: 'incomplete' },
+  { kind: 'incomplete', wrongSize: true },
+];
+
 export interface EmulatorOptions {
   apiKey?: string;
   workspaceId?: number;
@@ -103,7 +116,7 @@ export class DrimeEmulator {
   readonly #objects = new Map<string, Buffer>();
   readonly #faults = new Map<Endpoint, Fault[]>();
   readonly #sockets = new Set<Socket>();
-  #chaos: { rate: number; faults: Fault[]; endpoints: Set<Endpoint>; random: () => number } | undefined;
+  #chaos: { rate: number; faults: readonly Fault[]; endpoints: Set<Endpoint>; random: () => number } | undefined;
   /** Faults met so far, per kind. */
   faultsMet: Record<string, number> = {};
   #nextId = 1;
@@ -164,19 +177,10 @@ export class DrimeEmulator {
    * with probability `rate`, drawn from a PRNG seeded with `seed` (reproducible).
    * `incomplete` only bites uploads; queued faults (`inject`) come first.
    */
-  chaos(options: { rate: number; seed?: number; faults?: Fault[]; endpoints?: Endpoint[] }): void {
+  chaos(options: { rate: number; seed?: number; faults?: readonly Fault[]; endpoints?: Endpoint[] }): void {
     this.#chaos = {
       rate: options.rate,
-      faults: options.faults ?? [
-        { kind: 'status', status: 429, retryAfter: 1 },
-        { kind: 'status', status: 500 },
-        { kind: 'status', status: 503 },
-        { kind: 'drop-request' },
-        { kind: 'drop-request', afterBytes: 1000 },
-        { kind: 'drop-response' },
-        { kind: 'incomplete' },
-        { kind: 'incomplete', wrongSize: true },
-      ],
+      faults: options.faults ?? ALL_FAULTS,
       endpoints: new Set(options.endpoints ?? ENDPOINTS),
       random: mulberry32(options.seed ?? 1),
     };
