@@ -6,7 +6,7 @@
 //   pnpm run build && node --conditions=pyrestserver-source --import tsx bench/drime-calls.mjs [--size-mib 64] [--seed 1]
 //        [--data DIR] [--page-size 1000] [--markdown] [--json]
 //
-// The restic part runs `node cli/dist/bin.js serve --backend <plugins/backend-drime>` with
+// The restic part runs `node cli/dist/bin.js serve --backend drime` (from the repo root) with
 // DRIME_API_URL pointing at the emulator, and the real restic binary.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,7 +26,6 @@ import { LocalProvider } from '../plugins/backend-local/src/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-const PLUGIN = join(ROOT, 'plugins/backend-drime');
 const PASSWORD = 'pyrestserver-bench';
 const MiB = 2 ** 20;
 /** A logger that drops everything (the provider wants pino's shape). */
@@ -114,7 +113,7 @@ function repoFiles(emulator) {
 /** The CLI serving the Drime emulator, or (without one) the local backend on `path`. */
 async function startServer(emulator, path) {
   const server = emulator
-    ? await startCli({ path: false, args: ['--backend', PLUGIN], env: { DRIME_API_KEY: emulator.apiKey, DRIME_API_URL: emulator.url } })
+    ? await startCli({ path: false, args: ['--backend', 'drime'], env: { DRIME_API_KEY: emulator.apiKey, DRIME_API_URL: emulator.url } })
     : await startCli({ path });
   return { url: server.url, pid: server.child.pid, stop: () => server.stop() };
 }

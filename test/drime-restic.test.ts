@@ -5,7 +5,6 @@
 // (with Retry-After), 500/503, drops connections and keeps incomplete uploads at random.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ALL_FAULTS, DrimeEmulator } from '../plugins/backend-drime/test/support/emulator.js';
 import { ensureBuilt, startCli, type CliServer } from './support/cli.js';
@@ -13,7 +12,6 @@ import { restic, resticJson, type ResticOptions, type ResticResult } from './sup
 import { removeDir, tempDir } from './support/tmp.js';
 import { hashTree, makeTree, writeRandomFile } from './support/tree.js';
 
-const DRIME_PLUGIN = fileURLToPath(new URL('../plugins/backend-drime', import.meta.url));
 
 function ok(result: ResticResult, what: string): ResticResult {
   assert.equal(result.code, 0, `restic ${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
@@ -26,7 +24,7 @@ async function setup(label: string) {
   const emulator = await DrimeEmulator.start({ pageSize: 50 });
   const server: CliServer = await startCli({
     path: false,
-    args: ['--backend', DRIME_PLUGIN, '--retry-delay', '20', '--max-retries', '8', '--max-connections', '6'],
+    args: ['--backend', 'drime', '--retry-delay', '20', '--max-retries', '8', '--max-connections', '6'],
     env: { DRIME_API_KEY: emulator.apiKey, DRIME_API_URL: emulator.url },
   });
   const work = await tempDir(`pyrs-drime-${label}-`);

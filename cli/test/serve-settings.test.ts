@@ -102,6 +102,22 @@ describe('precedence: flag > environment > config file > default', () => {
     assert.equal((await settings([], { cwd: root, env: { PYRESTSERVER_APPEND_ONLY: 'yes' } })).server.appendOnly, true);
   });
 
+  test('--no-X turns off a boolean flag or backend option that the config file turned on', async () => {
+    const dir = path.join(root, 'prec-negate');
+    await writeFiles(dir, {
+      'package.json': '{}',
+      'pyrestserver.config.toml': 'backend = "demo"\n[serve]\nappend-only = true\n[backends.demo]\napi_key = "k"\nfast = true\n',
+    });
+    await writePlugin(path.join(dir, 'node_modules'), { name: 'pyrestserver-backend-demo' });
+    const on = await settings([], { cwd: dir });
+    assert.equal(on.server.appendOnly, true);
+    assert.equal(on.backendOptions.fast, true);
+    const off = await settings(['--no-append-only', '--no-fast'], { cwd: dir });
+    assert.equal(off.server.appendOnly, false);
+    assert.equal(off.backendOptions.fast, false);
+    await rejectsWith(settings(['--fast', '--no-fast'], { cwd: dir }), ConfigErrorCode.USAGE, 'contradict');
+  });
+
   test('a backend option: flag > --backend-config > x-env > config file > schema default', async () => {
     const dir = path.join(root, 'prec-backend');
     await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': 'backend = "demo"\n[backends.demo]\napi_key = "file-key"\nretries = 1\n' });

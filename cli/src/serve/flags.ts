@@ -75,11 +75,24 @@ export function parseFlags(args: readonly string[], flags: readonly FlagSpec[]):
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
   };
+  const negations = new Map<string, string>();
   for (const flag of flags) {
     options[flag.name] = { type: flag.kind === 'boolean' ? 'boolean' : 'string', ...(flag.multiple ? { multiple: true } : {}) };
+    // `--no-X` turns off a boolean that a default, the environment or a config file turned on.
+    const negation = `no-${flag.name}`;
+    if (flag.kind === 'boolean' && !flag.name.startsWith('no-') && !flags.some((f) => f.name === negation)) {
+      options[negation] = { type: 'boolean' };
+      negations.set(negation, flag.name);
+    }
   }
   try {
     const { values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    for (const [negation, name] of negations) {
+      if (values[negation] === undefined) continue;
+      if (values[name] !== undefined) throw new Error(`--${name} and --${negation} contradict each other`);
+      (values as RawFlags)[name] = !values[negation];
+      delete (values as RawFlags)[negation];
+    }
     return { values: values as RawFlags, positionals };
   } catch (err) {
     throw new ConfigError(ConfigErrorCode.USAGE, (err as Error).message, {

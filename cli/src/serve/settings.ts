@@ -90,6 +90,7 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
       option.secret ? 'secret' : '',
       option.env ? `env ${option.env}` : '',
       option.required ? 'required' : '',
+      option.type === 'boolean' && option.default === true ? `--no-${name} to turn off` : '',
     ].filter(Boolean);
     flags.push({
       name,
