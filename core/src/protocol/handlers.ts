@@ -70,7 +70,9 @@ export function createHandlers({ provider, policies, verifyUpload }: HandlerOpti
       body = await provider.read(ref, range);
       reply.code(206).header('content-range', contentRange(range, size));
     } else {
-      body = await provider.read(ref);
+      // The size is known: asking for exactly it spares the provider a read past the end
+      // (and lets it read a small file in one call).
+      body = await provider.read(ref, size > 0 ? { start: 0, end: size - 1 } : undefined);
     }
     if (policies.watchesReads) reply.raw.once('finish', () => policies.read(acc, length));
     return reply
