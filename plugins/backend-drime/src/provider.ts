@@ -26,11 +26,14 @@ import { isFolder, pick, type Children, type FileEntry, type FolderId } from './
 import { Folders } from './folders.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Listings } from './listings.js';
+import { repositoriesUnder } from './repositories.js';
 import type { Uploader } from './uploader.js';
 
 /** `data/<2 hex>` folders listed at once while `list` yields the previous ones. */
 const LIST_AHEAD = 4;
 const DATA_SHARD = /^[0-9a-f]{2}$/;
+/** Folders listed at once while `repositories` walks the tree. */
+const FOLDERS_AT_ONCE = 4;
 
 export interface DrimeProviderParts {
   readonly api: DrimeApi;
@@ -152,7 +155,8 @@ export class DrimeProvider implements StorageProvider {
   }
 
   async *repositories(): AsyncIterable<string> {
-    yield* this.#repositoriesUnder('', 0);
+    const rootId = await this.#folders.resolve(this.#root);
+    if (rootId !== undefined) yield* repositoriesUnder(this.#listings, rootId, FOLDERS_AT_ONCE);
   }
 
   /** Waits for background clean-ups, then closes the connections. Safe to call twice. */
@@ -162,21 +166,6 @@ export class DrimeProvider implements StorageProvider {
       await this.#api.http.close();
     })();
     return this.#closing;
-  }
-
-  /** Repositories are folders holding a `config` file, at most two levels deep (as rest-server). */
-  async *#repositoriesUnder(repo: string, depth: number): AsyncGenerator<string> {
-    const id = await this.#folders.resolve(join(this.#root, repo));
-    if (id === undefined) return;
-    const children = await this.#listings.get(id);
-    if (pick(children.get('config'), 'file')) {
-      yield repo;
-      return;
-    }
-    if (depth >= 2) return;
-    for (const [name, group] of [...children].sort(([a], [b]) => a.localeCompare(b))) {
-      if (pick(group, 'folder')) yield* this.#repositoriesUnder(join(repo, name), depth + 1);
-    }
   }
 
   /** The file's folder and its entry (undefined when missing); NOT_FOUND when the repository is. */

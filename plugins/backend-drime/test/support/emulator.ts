@@ -14,6 +14,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
 
 export const ENDPOINTS = [
@@ -75,6 +76,8 @@ export interface EmulatorOptions {
   maxUploadSize?: number;
   /** Smallest multipart part but the last (default 5 MiB, as S3). */
   minPartSize?: number;
+  /** ms each listing waits before it is answered, so that concurrent ones overlap (default 0). */
+  listDelay?: number;
 }
 
 export interface StoredEntry {
@@ -110,6 +113,9 @@ export class DrimeEmulator {
   counts: Record<Endpoint, number> = zeroCounts();
   /** TCP connections accepted by the API server. */
   connections = 0;
+  /** Most listings being answered at once (since start or `resetCounts`). */
+  peakListings = 0;
+  #listings = 0;
   readonly #entries = new Map<number, StoredEntry>();
   readonly #contents = new Map<number, Buffer>();
   readonly #multipart = new Map<string, MultipartUpload>();
@@ -134,6 +140,7 @@ export class DrimeEmulator {
       htmlAuthEndpoints: options.htmlAuthEndpoints ?? [],
       maxUploadSize: options.maxUploadSize ?? 30 * MiB,
       minPartSize: options.minPartSize ?? 5 * MiB,
+      listDelay: options.listDelay ?? 0,
     };
   }
 
@@ -194,6 +201,7 @@ export class DrimeEmulator {
 
   resetCounts(): void {
     this.counts = zeroCounts();
+    this.peakListings = 0;
   }
 
   get totalCalls(): number {
@@ -263,7 +271,7 @@ export class DrimeEmulator {
     try {
       switch (endpoint) {
         case 'list':
-          return this.#list(url, reply);
+          return await this.#heldList(url, reply);
         case 'createFolder':
           return this.#createFolder(await readJson(req), reply);
         case 'upload':
@@ -345,6 +353,16 @@ export class DrimeEmulator {
       return html(res, 200, LOGIN_PAGE);
     }
     json(res, 401, { message: 'Unauthenticated.' });
+  }
+
+  async #heldList(url: URL, reply: Reply): Promise<void> {
+    this.peakListings = Math.max(this.peakListings, ++this.#listings);
+    try {
+      if (this.options.listDelay > 0) await sleep(this.options.listDelay);
+      this.#list(url, reply);
+    } finally {
+      this.#listings--;
+    }
   }
 
   #list(url: URL, reply: Reply): void {
