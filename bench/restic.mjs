@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain, TARGET_OPTIONS, targetValues } from './lib/cli.mjs';
-import { ensureDataset, treeDigest } from './lib/dataset.mjs';
+import { describeDifferences, ensureDataset, treeDigest } from './lib/dataset.mjs';
 import { redactUrl } from './lib/http.mjs';
 import { readMemory, startRssSampler } from './lib/proc.mjs';
 import { fixed, formatTable, mib } from './lib/table.mjs';
@@ -55,9 +55,19 @@ async function main(argv) {
     await step('init', ['init']);
     await step('backup (cold)', ['backup', '--json', '--host', HOST, dataset.tree], backupSummary);
     await step('backup (unchanged)', ['backup', '--json', '--host', HOST, dataset.tree], backupSummary);
-    await step('restore', ['restore', 'latest', '--target', restoreDir]);
-    const restored = await treeDigest(join(restoreDir, dataset.tree));
-    if (restored !== dataset.digest) throw new Error('the restored files differ from the backed-up data set');
+    let restoreLog = '';
+    await step('restore', ['restore', 'latest', '--target', restoreDir], ({ stderr }) => {
+      restoreLog = stderr;
+      return {};
+    });
+    const restoredTree = join(restoreDir, dataset.tree);
+    if ((await treeDigest(restoredTree)) !== dataset.digest) {
+      const { count, lines } = await describeDifferences(dataset.tree, restoredTree);
+      throw new Error(
+        `the restored files differ from the backed-up data set in ${count} file(s):\n${lines.join('\n')}\n` +
+          `restic restore said (exit 0):\n${redactSecrets(lastLines(restoreLog, 10), env)}`,
+      );
+    }
     await step('check --read-data', ['check', '--read-data']);
 
     const result = {
@@ -128,10 +138,14 @@ function runRestic(args, env) {
       current = undefined;
       const out = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
       if (code === 0) return resolve(out);
-      const tail = redactSecrets(out.stderr.trim().split('\n').slice(-5).join('\n'), env);
+      const tail = redactSecrets(lastLines(out.stderr, 5), env);
       reject(new Error(`restic ${args[0]} failed (${signal ?? `exit ${code}`}):\n${tail}`));
     });
   });
+}
+
+function lastLines(text, count) {
+  return text.trim().split('\n').slice(-count).join('\n');
 }
 
 function redactSecrets(text, env) {

@@ -22,8 +22,10 @@ const OURS_BIN = join(ROOT, 'cli', 'dist', 'bin.js');
 const SERVERS = {
   ours: {
     label: 'pyrestserver',
+    // Run by this node with the flags of the bin's shebang, as `pyrestserver serve` would run.
     argv: (dir, port, nodeFlags = []) => [
-      process.execPath, ...nodeFlags, OURS_BIN, 'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
+      process.execPath, ...shebangFlags(OURS_BIN), ...nodeFlags, OURS_BIN,
+      'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
     ],
     missing: () => (existsSync(OURS_BIN) ? undefined : `${OURS_BIN} does not exist: run \`pnpm run build\` first`),
   },
@@ -38,6 +40,13 @@ const SERVERS = {
     missing: () => (commandVersion('rclone', ['version']) ? undefined : 'rclone is not installed'),
   },
 };
+
+/** The node flags in a script's `#!/usr/bin/env -S node FLAGS` line. */
+function shebangFlags(script) {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0];
+  const match = /^#!\S*env -S node(?<flags>(?: +\S+)*)\s*$/.exec(first);
+  return match ? match.groups.flags.trim().split(/ +/).filter(Boolean) : [];
+}
 
 /** restic/rest-server figures measured on this kind of machine (issue 2), for orientation only. */
 const REST_SERVER = {
@@ -150,7 +159,9 @@ async function benchServer(name, options) {
     const dataDir = join(work, 'data');
     await mkdir(dataDir);
     const nodeFlags = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile] : [];
-    server = await startServer(SERVERS[name].argv(dataDir, await freePort(), nodeFlags), join(work, 'server.log'));
+    const argv = SERVERS[name].argv(dataDir, await freePort(), nodeFlags);
+    log(`  ${argv.join(' ')}`);
+    server = await startServer(argv, join(work, 'server.log'));
     const base = `http://127.0.0.1:${server.port}`;
     const toArgs = (record) => Object.entries(record).flatMap(([key, value]) => [`--${key}`, value]);
     const load = await runScript('load.mjs', ['--url', `${base}/benchrepo`, '--pid', String(server.pid), ...toArgs(options.load)]);

@@ -3,7 +3,7 @@
 // (sizeMiB, seed) always gives the same files and bytes, and reruns compare.
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 const FORMAT = 3;
@@ -35,29 +35,51 @@ export function planDataset({ sizeMiB, seed }) {
 }
 
 /**
- * Makes sure `root`/tree holds the data set for `spec` ({ sizeMiB, seed }), generating it when it is
- * missing or differs; resolves to { tree, files, bytes, digest }.
+ * Makes sure `root` holds the data set for `spec` ({ sizeMiB, seed }) and resolves to
+ * { tree, files, bytes, digest }. Each spec has its own folder under `root`, built in a private
+ * temporary folder and moved into place whole: runs with other specs, or running at the same time,
+ * never change a tree another run is backing up.
  */
 export async function ensureDataset(root, spec) {
-  const tree = join(root, 'tree');
-  const specFile = join(root, 'spec.json');
-  const wanted = { format: FORMAT, sizeMiB: spec.sizeMiB, seed: spec.seed };
-  const saved = await readFile(specFile, 'utf8').then(JSON.parse, () => undefined);
-  if (saved && sameSpec(saved, wanted) && (await treeDigest(tree).catch(() => undefined)) === saved.digest) {
-    return { tree, files: saved.files, bytes: saved.bytes, digest: saved.digest };
+  const dir = join(root, `${spec.sizeMiB}MiB-seed${spec.seed}-v${FORMAT}`);
+  const ready = await readyDataset(dir, spec);
+  if (ready) return ready;
+  await mkdir(root, { recursive: true });
+  const temp = await mkdtemp(join(root, '.building-'));
+  try {
+    await buildDataset(temp, spec);
+    // Another run may have finished the same data set meanwhile; a broken one is replaced.
+    if (!(await readyDataset(dir, spec))) {
+      await rm(dir, { recursive: true, force: true });
+      await rename(temp, dir).catch((err) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
+    }
+  } finally {
+    await rm(temp, { recursive: true, force: true });
   }
-  await rm(tree, { recursive: true, force: true });
+  const built = await readyDataset(dir, spec);
+  if (!built) throw new Error(`the data set in ${dir} is incomplete after building it`);
+  return built;
+}
+
+/** The data set in `dir` when it is complete, matches `spec` and its files are intact. */
+async function readyDataset(dir, spec) {
+  const tree = join(dir, 'tree');
+  const saved = await readFile(join(dir, 'spec.json'), 'utf8').then(JSON.parse, () => undefined);
+  if (!saved || saved.format !== FORMAT || saved.sizeMiB !== spec.sizeMiB || saved.seed !== spec.seed) return undefined;
+  if ((await treeDigest(tree).catch(() => undefined)) !== saved.digest) return undefined;
+  return { tree, files: saved.files, bytes: saved.bytes, digest: saved.digest };
+}
+
+async function buildDataset(dir, spec) {
+  const tree = join(dir, 'tree');
   const files = planDataset(spec);
   const key = seedKey(spec.seed);
   for (const [index, file] of files.entries()) await writeFileContent(join(tree, file.path), file.size, key, index);
   const bytes = files.reduce((n, f) => n + f.size, 0);
-  const digest = await treeDigest(tree);
-  await writeFile(specFile, `${JSON.stringify({ ...wanted, files: files.length, bytes, digest })}\n`);
-  return { tree, files: files.length, bytes, digest };
-}
-
-function sameSpec(a, b) {
-  return a.format === b.format && a.sizeMiB === b.sizeMiB && a.seed === b.seed;
+  const saved = { format: FORMAT, sizeMiB: spec.sizeMiB, seed: spec.seed, files: files.length, bytes, digest: await treeDigest(tree) };
+  await writeFile(join(dir, 'spec.json'), `${JSON.stringify(saved)}\n`);
 }
 
 function seedKey(seed) {
@@ -98,21 +120,39 @@ async function writeFileContent(path, size, key, index) {
   }
 }
 
+/** Every regular file under `dir`: relative path ('/'-separated) -> { size, hash }, in path order. */
+export async function treeManifest(dir) {
+  const paths = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'))
+    .sort();
+  const manifest = new Map();
+  for (const path of paths) manifest.set(path, await fileHash(join(dir, path)));
+  return manifest;
+}
+
 /**
  * One SHA-256 over every regular file under `dir`: its relative path, size and content hash, in
  * path order. Two trees with the same digest hold the same files with the same bytes.
  */
 export async function treeDigest(dir) {
-  const paths = (await readdir(dir, { recursive: true, withFileTypes: true }))
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'))
-    .sort();
   const total = createHash('sha256');
-  for (const path of paths) {
-    const { hash, size } = await fileHash(join(dir, path));
-    total.update(`${path}\0${size}\0${hash}\n`);
-  }
+  for (const [path, { size, hash }] of await treeManifest(dir)) total.update(`${path}\0${size}\0${hash}\n`);
   return total.digest('hex');
+}
+
+/** How tree `actual` differs from tree `expected`: one line per file, at most `limit`. */
+export async function describeDifferences(expected, actual, limit = 10) {
+  const [want, got] = await Promise.all([treeManifest(expected), treeManifest(actual)]);
+  const lines = [];
+  for (const [path, file] of want) {
+    const other = got.get(path);
+    if (!other) lines.push(`${path}: missing`);
+    else if (other.size !== file.size) lines.push(`${path}: ${other.size} bytes instead of ${file.size}`);
+    else if (other.hash !== file.hash) lines.push(`${path}: same size, different content`);
+  }
+  for (const path of got.keys()) if (!want.has(path)) lines.push(`${path}: not in the data set`);
+  return { count: lines.length, lines: lines.slice(0, limit) };
 }
 
 async function fileHash(path) {
