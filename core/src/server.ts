@@ -46,6 +46,14 @@ export interface ServerOptions extends PolicyOptions {
   backendPlugin?: FastifyPluginAsync | FastifyPluginCallback;
 }
 
+/**
+ * A connection on which nothing is received or sent for this long is closed: a client that
+ * stalls mid-upload (its temporary file, file handle and quota reservation are then
+ * released) or never reads a reply. Fastify's default is no limit at all. An inactivity
+ * limit, not a total one, so that slow but steady uploads of large packs still finish.
+ */
+export const IDLE_CONNECTION_TIMEOUT_MS = 5 * 60_000;
+
 /** A Fastify instance serving the restic REST protocol with every policy registered. */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -58,6 +66,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     frameworkErrors: replyWithError,
     // Keep-alive connections from restic are long-lived; close idle ones on shutdown.
     forceCloseConnections: 'idle',
+    connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
