@@ -2,7 +2,9 @@
  * Folder ids by path (paths relative to the workspace root, `/`-separated; `''` is
  * the root). Lookups read the parent's cached listing; creation is coalesced per
  * path (one in-flight promise), so concurrent writes into a new folder create it
- * once. When duplicates exist anyway, the folder with the lowest id is used.
+ * once. When duplicates exist anyway, the folder with the lowest id is used; after creating
+ * a folder the parent is listed again, so that two servers creating one folder both settle
+ * on the same one (the lowest id) instead of splitting files between the two.
  */
 import type { FolderId } from './entry.js';
 import { pick } from './entry.js';
@@ -62,8 +64,10 @@ export class Folders {
     });
     this.#listings.add(parentId, folder);
     this.#listings.setEmpty(folder.id);
-    // Another process may have created it at the same moment: the lowest id wins.
-    const winner = pick((await this.#listings.get(parentId)).get(name), 'folder') ?? folder;
+    // Another server may have created it too (at the same moment, or while our listing of the
+    // parent was cached): a listing started after ours was created shows both, and every server
+    // settles on the lowest id. Our cached listing cannot tell.
+    const winner = pick((await this.#listings.fresh(parentId)).get(name), 'folder') ?? folder;
     this.#ids.set(path, winner.id);
     return winner.id;
   }

@@ -18,6 +18,8 @@ interface Slot {
   children?: Map<string, FileEntry[]>;
   loadedAt: number;
   loading?: Promise<Map<string, FileEntry[]>>;
+  /** A reload queued behind `loading`, shared by callers that need a listing started after their call. */
+  after?: Promise<Map<string, FileEntry[]>>;
   journal?: Mutation[];
 }
 
@@ -67,6 +69,23 @@ export class Listings {
   /** List the folder again (joins a reload already in flight). */
   refresh(folderId: FolderId): Promise<Children> {
     return this.#load(folderId, this.#slot(folderId));
+  }
+
+  /**
+   * A listing that starts after this call, so that it shows every change made before it
+   * (by anyone): one already in flight may have started earlier, so a new one is queued
+   * behind it, shared by every caller that arrives meanwhile.
+   */
+  fresh(folderId: FolderId): Promise<Children> {
+    const slot = this.#slot(folderId);
+    if (!slot.loading) return this.#load(folderId, slot);
+    slot.after ??= slot.loading
+      .catch(() => undefined)
+      .then(() => {
+        slot.after = undefined;
+        return this.#load(folderId, slot);
+      });
+    return slot.after;
   }
 
   /** A folder we just created: known empty, no call needed. */

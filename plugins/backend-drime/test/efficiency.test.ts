@@ -9,15 +9,18 @@ let h: Harness;
 afterEach(() => h?.close());
 
 describe('API calls', () => {
-  it('a new repository: one root listing and one call per folder', async () => {
+  it('a new repository: one call per folder, the root listed before and after, the repository after its folders', async () => {
     h = await startHarness();
     h.emulator.resetCounts();
     await h.provider.createRepository('r');
-    assert.deepEqual(nonZero(h.emulator.counts), { list: 1, createFolder: 6 });
+    const { list, ...others } = nonZero(h.emulator.counts);
+    assert.deepEqual(others, { createFolder: 6 });
+    // The five type folders are created at once; their check listings of r are shared when they overlap.
+    assert.ok(list! >= 3 && list! <= 7, `${list} listings`);
   });
 
-  it('writing N new files costs N uploads plus one folder per new data shard, no listing', async () => {
-    h = await startHarness();
+  it('writing N new files costs N uploads plus, per new data shard, its folder and one listing of data/', async () => {
+    h = await startHarness({ emulator: { pageSize: 1000 } });
     await h.provider.createRepository('r');
     h.emulator.resetCounts();
     const blobs = [...Array.from({ length: 20 }, () => blobIn('e')), ...Array.from({ length: 10 }, () => randomBlob(200))];
@@ -25,7 +28,7 @@ describe('API calls', () => {
     for (const b of blobs) await write(h.provider, b.ref('r'), b.data);
     const snapshot = randomBlob(300);
     await write(h.provider, snapshot.ref('r', 'snapshots'), snapshot.data);
-    assert.deepEqual(nonZero(h.emulator.counts), { upload: 31, createFolder: shards.size });
+    assert.deepEqual(nonZero(h.emulator.counts), { upload: 31, createFolder: shards.size, list: shards.size });
   });
 
   it('stat and read after our own writes cost no listing; a read is one download', async () => {

@@ -36,10 +36,13 @@ describe('retries', () => {
 
   it('retries dropped connections, before and during the reply', async () => {
     h = await startHarness();
+    await h.provider.createRepository('r');
+    const key = randomBlob(10);
+    await write(h.provider, key.ref('r', 'keys'), key.data);
+    h.emulator.resetCounts();
     h.emulator.inject('list', { kind: 'drop-request' });
     h.emulator.inject('list', { kind: 'drop-response' });
-    await h.provider.createRepository('r');
-    assert.equal(await h.provider.repositoryExists('r'), true);
+    assert.deepEqual(await listAll(h.provider, 'r', 'keys'), [{ name: key.name, size: 10 }]);
     assert.equal(h.emulator.counts.list, 3);
   });
 
@@ -224,13 +227,14 @@ describe('rate limits', () => {
   it('after a 429, new calls wait out its Retry-After before going out', async () => {
     h = await startHarness({ provider: { max_retries: 0 } });
     await h.provider.createRepository('r');
+    h.emulator.resetCounts();
     h.emulator.inject('upload', { kind: 'status', status: 429, retryAfter: 2 });
     const first = randomBlob(100);
     await assert.rejects(write(h.provider, first.ref('r', 'keys'), first.data), code(StorageErrorCode.BACKEND_UNAVAILABLE));
     // No retry was allowed; the clean-up listing after the failure is a new call: it waited.
     assert.equal(h.delays.length, 1, `waits: ${h.delays}`);
     assert.ok(h.delays[0]! > 1000 && h.delays[0]! <= 2000, `held ${h.delays[0]} ms`);
-    assert.equal(h.emulator.counts.list, 2, 'root listing, then the clean-up listing');
+    assert.equal(h.emulator.counts.list, 1, 'the clean-up listing');
     // The hold is over: the next call goes at once.
     const second = randomBlob(100);
     await write(h.provider, second.ref('r', 'keys'), second.data);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { StorageErrorCode, storageCodeOf } from '@pyrestserver/core';
 import { blobIn, listAll, randomBlob, readAll, write } from './support/blobs.js';
-import { startHarness, type Harness } from './support/setup.js';
+import { createDrimeProvider } from '../src/index.js';
+import { capturingLogger, startHarness, type Harness } from './support/setup.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -83,6 +84,26 @@ describe('folders', () => {
     await h.provider.createRepository('r');
     assert.equal(h.emulator.find('r').length, 1);
     assert.equal(await h.provider.repositoryExists('r'), true);
+  });
+
+  it('two servers creating one folder both use the same one (the lowest id), whatever their caches say', async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    const other = await createDrimeProvider({ api_key: h.emulator.apiKey, api_url: h.emulator.url }, { logger: capturingLogger([]) });
+    try {
+      const [mine, theirs] = [blobIn('ab'), blobIn('ab')];
+      // The other server has listed r/data before data/ab existed, and trusts that listing.
+      await assert.rejects(other.stat(mine.ref('r')), (err) => storageCodeOf(err) === StorageErrorCode.NOT_FOUND);
+      await write(h.provider, mine.ref('r'), mine.data);
+      await write(other, theirs.ref('r'), theirs.data);
+      // Both files are in one folder, where anyone (a restarted server) finds them.
+      const folders = h.emulator.find('r/data/ab');
+      const files = h.emulator.children(folders[0]!.id).map((e) => e.name).sort();
+      assert.deepEqual(files, [mine.name, theirs.name].sort(), 'the files were split between duplicate folders');
+      assert.deepEqual(await readAll(other, mine.ref('r')), mine.data);
+    } finally {
+      await other.close();
+    }
   });
 
   it('duplicate folders resolve to the lowest id', async () => {
