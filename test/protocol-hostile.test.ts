@@ -104,3 +104,52 @@ describe('idle connections', () => {
     }
   });
 });
+
+describe('concurrent DELETEs of one file', () => {
+  let server: TestServer;
+  let stats = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let gated = '';
+  before(async () => {
+    server = await startServer({
+      maxSize: 1000,
+      prometheus: true,
+      prometheusNoAuth: true,
+      wrapProvider: (local): StorageProvider =>
+        Object.assign(Object.create(local) as StorageProvider, {
+          stat: async (ref: Parameters<StorageProvider['stat']>[0]) => {
+            if (ref.name === gated) stats++;
+            return local.stat(ref);
+          },
+          // The delete of the gated file waits, so that every request has its chance to stat it.
+          delete: async (ref: Parameters<StorageProvider['delete']>[0]) => {
+            if (ref.name === gated) await gate;
+            return local.delete(ref);
+          },
+        }),
+    });
+    await request(server.url, '/d/?create=true', { method: 'POST' });
+  });
+  after(() => server.close());
+
+  it('take the size off the quota and the metrics once', async () => {
+    const [a, b, c] = [randomBlob(400), randomBlob(400), randomBlob(900)];
+    const upload = (blob: { name: string; data: Buffer }) =>
+      request(server.url, `/d/data/${blob.name}`, { method: 'POST', body: blob.data, headers: OCTETS });
+    assert.equal((await upload(a)).status, 200);
+    assert.equal((await upload(b)).status, 200); // 800 of 1000 used
+    gated = b.name;
+    const deletes = Array.from({ length: 3 }, () => request(server.url, `/d/data/${b.name}`, { method: 'DELETE' }));
+    // Without joining, each of the three stats the file before any removes it; joined, one
+    // does. Wait for three (or long enough for them), then let the delete go.
+    await waitUntil(() => stats >= 3, 1000);
+    release();
+    assert.deepEqual((await Promise.all(deletes)).map((r) => r.status), [200, 200, 200]);
+    // 400 stored: 400 + 900 > 1000.
+    assert.equal((await upload(c)).status, 507);
+    const metrics = (await request(server.url, '/metrics')).body.toString();
+    const deleted = metrics.split('\n').find((l) => l.startsWith('rest_server_blob_delete_bytes_total{') && l.includes('repo="d"'));
+    assert.equal(deleted?.slice(deleted.lastIndexOf(' ') + 1), '400');
+  });
+});

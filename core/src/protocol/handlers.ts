@@ -102,16 +102,33 @@ export function createHandlers({ provider, policies, verifyUpload }: HandlerOpti
     return reply.send();
   }
 
+  /**
+   * Deletes in flight, by file. A DELETE of a file already being deleted joins that delete
+   * instead of running its own: both would stat the file before either removed it, and its
+   * size would be taken off the quota (and the metrics) twice.
+   */
+  const deleting = new Map<string, Promise<void>>();
+
   /** `DELETE {repo}/config`, `DELETE {repo}/{type}/{name}`: 200 also when already gone. */
   async function remove(route: FileRoute, request: FastifyRequest, reply: FastifyReply) {
     const ref = fileRef(route);
     const acc = access('delete', ref, request);
     await policies.authorize(acc);
+    const key = `${ref.repo}\0${ref.type}\0${ref.name}`;
+    let pending = deleting.get(key);
+    if (!pending) {
+      pending = deleteAndReport(ref, acc).finally(() => deleting.delete(key));
+      deleting.set(key, pending);
+    }
+    await pending;
+    return reply.send();
+  }
+
+  async function deleteAndReport(ref: FileRef, acc: Access): Promise<void> {
     let size: number | undefined = 0;
     if (policies.needsDeletedSize) size = await sizeIfExists(ref);
     await provider.delete(ref);
     if (size !== undefined) policies.deleted(acc, size);
-    return reply.send();
   }
 
   async function sizeIfExists(ref: FileRef): Promise<number | undefined> {
