@@ -143,6 +143,22 @@ exports.default = { kind: 'pyrestserver-backend', apiVersion: 1, type: 'cjsdefau
     await rejectsWith(loadBackend('throws', { searchPaths }), ConfigErrorCode.PLUGIN_INVALID, 'boom at load');
   });
 
+  test('a package.json that is not a JSON object, or cannot be read: PLUGIN_INVALID naming the file, not "not installed"', async () => {
+    const searchPaths = [root + '/project'];
+    for (const [name, text] of [['nullmanifest', 'null'], ['arraymanifest', '[]'], ['badjson', '{ "name": "x", }']] as const) {
+      await writeFiles(path.join(nm, `pyrestserver-backend-${name}`), { 'package.json': text, 'index.js': 'export default {};\n' });
+      await rejectsWith(loadBackend(name, { searchPaths }), ConfigErrorCode.PLUGIN_INVALID, path.join(nm, `pyrestserver-backend-${name}`, 'package.json'));
+    }
+    await writeFiles(path.join(nm, 'pyrestserver-backend-dirmanifest'), { 'package.json/oops': '' });
+    await rejectsWith(loadBackend('dirmanifest', { searchPaths }), ConfigErrorCode.PLUGIN_INVALID, path.join(nm, 'pyrestserver-backend-dirmanifest', 'package.json'));
+  });
+
+  test('a folder without package.json given as --backend: PLUGIN_INVALID with a hint; a relative path needs ./', async () => {
+    await writeFiles(path.join(root, 'bare plugin'), { 'index.js': 'export default {};\n' });
+    await rejectsWith(loadBackend('./bare plugin', { cwd: root }), ConfigErrorCode.PLUGIN_INVALID, 'has no package.json', 'entry file');
+    await rejectsWith(loadBackend('bare plugin/index.js', { cwd: root }), ConfigErrorCode.USAGE, './bare plugin/index.js');
+  });
+
   test('a plugin for another API version: PLUGIN_API_VERSION naming both versions', async () => {
     await writePlugin(nm, {
       name: 'pyrestserver-backend-future',

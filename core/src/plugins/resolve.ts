@@ -25,6 +25,7 @@ export function packageNameFor(name: string): string {
     throw new ConfigError(
       ConfigErrorCode.USAGE,
       `${JSON.stringify(name)} is not a backend name: expected a type such as "drime", an npm package name or a path`,
+      /[/\\]/.test(name) ? { hint: `A relative path starts with ./ or ../: ./${name}` } : {},
     );
   }
   const slash = name.indexOf('/');
@@ -63,21 +64,26 @@ export interface FoundPackage {
   manifest: PackageManifest;
 }
 
-/** Read `<dir>/package.json`; undefined when there is none. A broken one is an error. */
+/** Read `<dir>/package.json`; undefined when there is none. A broken or unreadable one is PLUGIN_INVALID. */
 export async function readManifest(dir: string): Promise<PackageManifest | undefined> {
   const file = path.join(dir, 'package.json');
+  const broken = (why: string, cause?: unknown) =>
+    new ConfigError(ConfigErrorCode.PLUGIN_INVALID, `${file} ${why}`, { hint: 'Reinstall the package.', ...(cause ? { cause } : {}) });
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     if (isMissing(err)) return undefined;
-    throw err;
+    throw broken(`cannot be read: ${(err as { code?: string }).code ?? (err as Error).message}`, err);
   }
+  let manifest: unknown;
   try {
-    return JSON.parse(text) as PackageManifest;
+    manifest = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(ConfigErrorCode.PLUGIN_INVALID, `${file} is not valid JSON: ${(err as Error).message}`);
+    throw broken(`is not valid JSON: ${(err as Error).message}`);
   }
+  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) throw broken('is not a JSON object');
+  return manifest as PackageManifest;
 }
 
 /** The first `node_modules/<packageName>` among `dirs` that holds a package.json. */
