@@ -37,6 +37,17 @@ test('obscure refuses an empty value, several values and flags', async () => {
   }
 });
 
+test('a value starting with a dash given without -- is refused without being repeated (it is a secret)', async () => {
+  for (const value of ['-Secret-value', '--secret-value']) {
+    await assert.rejects(obscure([value]), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'PYRS_USAGE');
+      assert.ok(!`${err.message}\n${err.hint}`.includes('ecret'), `the value was repeated: ${err.message} ${err.hint}`);
+      assert.match(`${err.message}\n${err.hint}`, /obscure -- /);
+      return true;
+    });
+  }
+});
+
 test('the command line: a piped value is obscured; a usage error exits 2', async () => {
   const piped = await runCli(['obscure'], { cwd: os.tmpdir(), input: 'piped-secret\n' });
   assert.equal(piped.code, 0, piped.stderr);

@@ -27,8 +27,9 @@ export async function runObscure(args: string[], io: ObscureIO): Promise<number>
   try {
     // Values are taken as typed: `0123` stays `0123`, and `--` lets a value start with a dash.
     ({ positionals } = parseArgs({ args, options: {}, strict: true, allowPositionals: true }));
-  } catch (err) {
-    throw usageError(`obscure: ${(err as Error).message}`, 'Usage: pyrestserver obscure [VALUE]; use `obscure -- VALUE` for a value starting with "-".');
+  } catch {
+    // Node's message repeats the argument, which here is the secret itself.
+    throw usageError('obscure: a VALUE starting with "-" must come after --', 'Usage: pyrestserver obscure [VALUE]; use `obscure -- VALUE` for a value starting with "-".');
   }
   if (positionals.length > 1) throw usageError('obscure takes one VALUE', 'Quote a value with spaces: pyrestserver obscure "a b c".');
   let value = positionals[0];
