@@ -79,7 +79,7 @@ export const optionsSchema: BackendOptionsSchema = {
       description: 'retries of a call after 429, 5xx or a dropped connection before answering 503',
     },
     retry_delay: { type: 'integer', minimum: 0, default: 500, description: 'ms before the first retry; doubles each time (with jitter)' },
-    retry_max_delay: { type: 'integer', minimum: 0, default: 30_000, description: 'longest wait between retries, also caps Retry-After (ms)' },
+    retry_max_delay: { type: 'integer', minimum: 0, default: 30_000, description: 'longest computed wait between retries (ms); a Retry-After is honoured up to the larger of this and 60 s' },
     multipart_threshold: {
       type: 'integer',
       minimum: 5 * MiB,

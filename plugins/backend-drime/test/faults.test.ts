@@ -25,6 +25,18 @@ describe('retries', () => {
     assert.equal(h.emulator.find('r').length, 1);
   });
 
+  it('caps a huge Retry-After (at max(retry_max_delay, 60 s)), for the retry and for the calls that follow', async () => {
+    h = await startHarness();
+    await h.provider.createRepository('r');
+    h.emulator.inject('upload', { kind: 'status', status: 429, retryAfter: 86_400 });
+    const blob = randomBlob(100);
+    await write(h.provider, blob.ref('r', 'keys'), blob.data);
+    assert.deepEqual(h.delays, [60_000]);
+    const next = randomBlob(100);
+    await write(h.provider, next.ref('r', 'keys'), next.data);
+    assert.deepEqual(h.delays, [60_000], 'a later call waited again');
+  });
+
   it('backs off exponentially (with jitter) on 5xx and gives up with BACKEND_UNAVAILABLE', async () => {
     h = await startHarness({ provider: { max_retries: 4, retry_delay: 100 } });
     h.emulator.inject('list', { kind: 'status', status: 503 }, 50);
