@@ -95,8 +95,11 @@ describe('broken config files', () => {
   test('TOML syntax error: file, line and column', () =>
     broken({ 'pyrestserver.config.toml': 'backend = "x"\nlisten = = 3\n' }, undefined, 'DIR/pyrestserver.config.toml:2:'));
 
-  test('JSON syntax error: file, line and column', () =>
-    broken({ '.pyrestserverrc.json': '{\n  "backend": "x",\n  "serve": { "listen" 1 }\n}' }, undefined, 'DIR/.pyrestserverrc.json:3:'));
+  test('JSON syntax error: file, line and column', async () => {
+    await broken({ '.pyrestserverrc.json': '{\n  "backend": "x",\n  "serve": { "listen" 1 }\n}' }, undefined, 'DIR/.pyrestserverrc.json:3:');
+    // An unexpected token, which V8 reports with the text around it instead of a position.
+    await broken({ 'pyrestserver.config.json': '{\n  "backend": "x",\n  "serve": { "listen": oops }\n}' }, undefined, 'DIR/pyrestserver.config.json:3:24: Unexpected token');
+  });
 
   test('YAML syntax error: file, line and column', () =>
     broken({ 'pyrestserver.config.yaml': 'backend: x\n  serve: [\n' }, undefined, 'DIR/pyrestserver.config.yaml:2:'));
@@ -105,6 +108,9 @@ describe('broken config files', () => {
     for (const [file, text] of [
       ['pyrestserver.config.toml', '[backends.drime]\napi_key = "s3cr3t-value"\nx = = 1\n'],
       ['.pyrestserverrc.json', '{"backends": {"drime": {"api_key": "s3cr3t-value" }}}}'],
+      // An unexpected token: V8 quotes the text around it ("...\"api_key\": s3cr3t...").
+      ['pyrestserver.config.json', '{"backends": {"drime": {"api_key": s3cr3t-value, "workspace_id": 5}}}'],
+      ['pyrestserver.config.json', '{"api_key": s3cr3t}'],
       ['pyrestserver.config.yaml', 'backends:\n  drime:\n    api_key: s3cr3t-value\n   x: [\n'],
     ]) {
       const dir = await project({ [file!]: text! });

@@ -160,9 +160,14 @@ const loadJson: Loader = (_filepath, content) => {
     return JSON.parse(content) as unknown;
   } catch (err) {
     const message = (err as Error).message;
-    const position = /at position (\d+)/.exec(message);
-    const short = message.replace(/, ".*$/s, '').replace(/ in JSON at position.*$/s, '');
-    throw Object.assign(new SyntaxError(short), position ? lineColumn(content, Number(position[1])) : {});
+    // V8 quotes up to 10 characters either side of an unexpected token instead of giving its
+    // position: `Unexpected token 's', ..."api_key": s3cr3t-val"... is not valid JSON`.
+    const quoted = /^(.*?), (\.\.\.)?"(.*?)"(?:\.\.\.)? is not valid JSON$/s.exec(message);
+    const position = /at position (\d+)/.exec(message)?.[1];
+    let at = position === undefined ? undefined : Number(position);
+    if (quoted?.[2] && content.indexOf(quoted[3]!) !== -1) at = content.indexOf(quoted[3]!) + 10;
+    const short = (quoted ? quoted[1]! : message).replace(/ in JSON at position.*$/s, '');
+    throw Object.assign(new SyntaxError(short), at === undefined ? {} : lineColumn(content, at));
   }
 };
 
