@@ -120,6 +120,25 @@ describe('hostile paths', () => {
     }
   });
 
+  it('very long paths are refused (404), never a server error', async () => {
+    const deep = '/' + Array.from({ length: 16 }, (_, i) => String(i % 10).repeat(255)).join('/');
+    const wide = `/${encodeURIComponent('\u00e9'.repeat(200))}`; // 200 characters, 400 bytes: over NAME_MAX
+    for (const repo of [deep, wide]) {
+      for (const [method, path] of [
+        ['POST', `${repo}/?create=true`],
+        ['GET', `${repo}/config`],
+        ['HEAD', `${repo}/config`],
+        ['POST', `${repo}/config`],
+        ['DELETE', `${repo}/config`],
+        ['GET', `${repo}/keys/`],
+        ['GET', `${repo}/data/${NAME}`],
+      ] as const) {
+        const reply = await request(server.url, path, { method, ...(method === 'POST' ? { body: 'x' } : {}) });
+        assert.equal(reply.status, 404, `${method} ${path.slice(0, 40)}...: ${reply.status}`);
+      }
+    }
+  });
+
   it('nothing was created, changed or removed, inside or outside the data directory', async () => {
     assert.deepEqual(await snapshot(), before_);
   });

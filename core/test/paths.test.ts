@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALLOWED_METHODS, isFileName, isSafeComponent, MAX_REPO_DEPTH, parseRoute } from '../src/protocol/paths.js';
+import { ALLOWED_METHODS, isFileName, isSafeComponent, MAX_REPO_DEPTH, MAX_REPO_PATH_BYTES, parseRoute } from '../src/protocol/paths.js';
 
 const NAME = 'ab'.repeat(32);
 
@@ -32,6 +32,18 @@ describe('parseRoute: the routes', () => {
     const deep = (n: number) => '/' + Array.from({ length: n }, (_, i) => `p${i}`).join('/');
     assert.equal(parseRoute(`${deep(MAX_REPO_DEPTH)}/config`).kind, 'config');
     assert.deepEqual(parseRoute(`${deep(MAX_REPO_DEPTH + 1)}/config`), { kind: 'error', status: 404 });
+  });
+
+  it('caps components at 255 bytes of UTF-8, and the repository path at MAX_REPO_PATH_BYTES', () => {
+    assert.equal(isSafeComponent('a'.repeat(255)), true);
+    assert.equal(isSafeComponent('a'.repeat(256)), false);
+    assert.equal(isSafeComponent('\u00e9'.repeat(127)), true); // 254 bytes
+    assert.equal(isSafeComponent('\u00e9'.repeat(128)), false); // 128 characters, 256 bytes
+    const repoOf = (bytes: number) => Array.from({ length: Math.ceil(bytes / 201) }, () => 'x'.repeat(200)).join('/').slice(0, bytes);
+    assert.equal(parseRoute(`/${repoOf(MAX_REPO_PATH_BYTES)}/config`).kind, 'config');
+    assert.deepEqual(parseRoute(`/${repoOf(MAX_REPO_PATH_BYTES + 1)}/config`), { kind: 'error', status: 404 });
+    const wide = Array.from({ length: 5 }, () => encodeURIComponent('\u00e9'.repeat(120))).join('/'); // 1204 bytes, 604 characters
+    assert.deepEqual(parseRoute(`/${wide}/config`), { kind: 'error', status: 404 });
   });
 
   it('decodes percent-encoded components one by one', () => {

@@ -15,8 +15,16 @@ import { BLOB_TYPES, type BlobType } from '../storage/types.js';
  */
 
 export const MAX_REPO_DEPTH = 16;
-/** Longest component a filesystem takes (NAME_MAX, in UTF-16 units as a safe bound). */
-const MAX_COMPONENT_LENGTH = 255;
+/** Longest component a filesystem takes: NAME_MAX, 255 bytes (of UTF-8, as names are stored). */
+const MAX_COMPONENT_BYTES = 255;
+/**
+ * Longest repository path, in UTF-8 bytes. Far beyond real ones, and short enough that
+ * `{--path}/{repo}/data/xx/{name}` stays within PATH_MAX (4096) for any sensible --path:
+ * a longer path would only make the filesystem fail (ENAMETOOLONG, a 500 restic retries).
+ */
+export const MAX_REPO_PATH_BYTES = 1024;
+
+const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 export type Route =
   | { readonly kind: 'repo'; readonly repo: string }
@@ -60,7 +68,7 @@ export function isFileName(s: string): boolean {
  * characters, over-long parts, and the reserved names of a repository's own entries.
  */
 export function isSafeComponent(s: string): boolean {
-  if (s.length === 0 || s.length > MAX_COMPONENT_LENGTH) return false;
+  if (s.length === 0 || s.length > MAX_COMPONENT_BYTES || utf8Length(s) > MAX_COMPONENT_BYTES) return false;
   if (s.charCodeAt(0) === 46 /* . */) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -107,6 +115,7 @@ export function parseRoute(url: string): Route | RouteError {
   if (repoEnd - 1 > MAX_REPO_DEPTH) return NOT_FOUND;
   for (let i = 1; i < repoEnd; i++) if (!isSafeComponent(parts[i]!)) return NOT_FOUND;
   const repo = repoEnd > 1 ? parts.slice(1, repoEnd).join('/') : '';
+  if (utf8Length(repo) > MAX_REPO_PATH_BYTES) return NOT_FOUND;
   if (kind === 'file') return { kind, repo, type: before as BlobType, name: final };
   if (kind === 'list') return { kind, repo, type: before as BlobType };
   return { kind, repo };
