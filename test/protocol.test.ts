@@ -197,11 +197,14 @@ describe('files', () => {
   });
 
   it('wrong methods are 405 with Allow', async () => {
-    for (const method of ['PUT', 'PATCH', 'OPTIONS']) {
+    // PROPFIND and MKCOL are methods Fastify routes nowhere: the same plain-text 405.
+    for (const method of ['PUT', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL']) {
       const reply = await call(method, path);
       assert.equal(reply.status, 405, method);
       assert.equal(reply.headers.allow, 'HEAD, GET, POST, DELETE');
+      assert.equal(reply.body.toString(), 'Method Not Allowed\n');
     }
+    assert.equal((await call('PROPFIND', '/favicon.ico')).status, 404);
   });
 
   it('names other than 64 lowercase hex and unknown paths are 404', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { StorageProvider } from '../storage/types.js';
 import type { Policy } from '../policies/types.js';
-import { ALLOWED_METHODS, parseRoute } from './paths.js';
+import { ALLOWED_METHODS, parseRoute, type Route } from './paths.js';
 import { PolicyChain } from './policy-chain.js';
 import { createHandlers } from './handlers.js';
 import { replyWithError, sendStatus } from './replies.js';
@@ -37,6 +37,14 @@ export const registerProtocol: FastifyPluginAsync<ProtocolOptions> = async (app,
   });
   app.setErrorHandler(replyWithError);
 
+  // Methods Fastify does not route (PROPFIND, LOCK, ...) reach no route: answer them as a
+  // wrong method (405 with Allow, or 404 for an unknown path), not with Fastify's JSON 404.
+  app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = parseRoute(request.url);
+    if (route.kind === 'error') return sendStatus(reply, route.status);
+    return methodNotAllowed(route, reply);
+  });
+
   app.all('/*', { exposeHeadRoute: false }, async (request: FastifyRequest, reply: FastifyReply) => {
     const route = parseRoute(request.url);
     if (route.kind === 'error') return sendStatus(reply, route.status);
@@ -56,7 +64,9 @@ export const registerProtocol: FastifyPluginAsync<ProtocolOptions> = async (app,
         if (method === 'DELETE') return handlers.remove(route, request, reply);
         break;
     }
-    reply.header('allow', ALLOWED_METHODS[route.kind]);
-    return sendStatus(reply, 405);
+    return methodNotAllowed(route, reply);
   });
 };
+
+const methodNotAllowed = (route: Route, reply: FastifyReply): FastifyReply =>
+  sendStatus(reply.header('allow', ALLOWED_METHODS[route.kind]), 405);
