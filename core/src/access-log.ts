@@ -1,6 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError, ConfigErrorCode } from './errors.js';
 
@@ -69,9 +67,19 @@ function countBody(res: Counted): void {
   } as Counted['end'];
 }
 
-async function openLog(target: string): Promise<{ stream: Writable; close(): Promise<void> }> {
-  if (target === '-') return { stream: process.stdout, close: async () => {} };
-  let handle;
+interface LogTarget {
+  write(line: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The log file, appended to line by line, in order. A failed write (disk full, I/O error)
+ * drops that line and never stops the server (as rest-server, which ignores such errors);
+ * `onFailure` hears of the first failure of each run of them.
+ */
+async function openLog(target: string, onFailure: (err: unknown) => void): Promise<LogTarget> {
+  if (target === '-') return { write: (line) => void process.stdout.write(line), close: async () => {} };
+  let handle: FileHandle;
   try {
     handle = await open(target, 'a', 0o644);
   } catch (err) {
@@ -79,10 +87,26 @@ async function openLog(target: string): Promise<{ stream: Writable; close(): Pro
       cause: err,
     });
   }
-  const stream = createWriteStream(target, { fd: handle });
+  let tail = Promise.resolve();
+  let failing = false;
   return {
-    stream,
-    close: () => new Promise<void>((resolve) => stream.end(resolve)),
+    write(line) {
+      tail = tail
+        .then(() => handle.write(line))
+        .then(
+          () => {
+            failing = false;
+          },
+          (err: unknown) => {
+            if (!failing) onFailure(err);
+            failing = true;
+          },
+        );
+    },
+    async close() {
+      await tail;
+      await handle.close();
+    },
   };
 }
 
@@ -95,9 +119,11 @@ export async function registerAccessLog(app: FastifyInstance, options: { log?: s
   const target = options.log;
   if (!target) return;
   // Opened when the server is ready (and closed with it), so a failed start leaks nothing.
-  let log: Awaited<ReturnType<typeof openLog>> | undefined;
+  let log: LogTarget | undefined;
   app.addHook('onReady', async () => {
-    log = await openLog(target);
+    log = await openLog(target, (err) =>
+      app.log.warn({ file: target, err: (err as Error).message }, 'access log: cannot write; lines are dropped until it can'),
+    );
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -107,7 +133,7 @@ export async function registerAccessLog(app: FastifyInstance, options: { log?: s
   app.addHook('onResponse', async (request, reply) => {
     const counted = (reply.raw as Counted)[kBytes];
     const header = Number(reply.getHeader('content-length'));
-    log?.stream.write(
+    log?.write(
       combinedLogLine({
         host: request.ip,
         user: request.user,

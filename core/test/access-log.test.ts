@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mock, test } from 'node:test';
+import { pino } from 'pino';
 import { clfDate, combinedLogLine } from '../src/access-log.js';
 import { ConfigError } from '../src/errors.js';
 import { basic, blob, htpasswd, startServer, tempDir, upload } from './security-support.js';
@@ -91,4 +92,18 @@ test('--log to a file that cannot be opened fails at start with the path named',
     assert.ok(err.message.includes(log));
     return true;
   });
+});
+
+test('--log to a file that cannot be written (disk full) warns and keeps serving', async (t) => {
+  // Writes to /dev/full fail with ENOSPC, as a full disk does.
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const { url, app } = await startServer(t, { log: '/dev/full', logger });
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await fetch(`${url}/x/config`)).status, 404);
+  }
+  await app.close();
+  const failed = warnings.map((l) => JSON.parse(l) as { msg: string; err?: string }).filter((r) => /access log/.test(r.msg));
+  assert.equal(failed.length, 1, JSON.stringify(warnings)); // once, not once per line
+  assert.match(failed[0]!.err ?? '', /ENOSPC/);
 });
