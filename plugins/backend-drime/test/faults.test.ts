@@ -193,6 +193,19 @@ describe('downloads', () => {
     });
   }
 
+  it('follows the redirect to the storage host (another origin) without the API key, for reads, resumes and parts', async () => {
+    h = await startHarness({ provider: { multipart_threshold: 5 * MiB, part_size: 5 * MiB } });
+    await h.provider.createRepository('r');
+    const blob = randomBlob(6 * MiB);
+    await write(h.provider, blob.ref('r'), blob.data);
+    h.emulator.inject('storageGet', { kind: 'drop-response' });
+    assert.deepEqual(await readAll(h.provider, blob.ref('r'), { start: 1, end: 6 * MiB - 2 }), blob.data.subarray(1, 6 * MiB - 1));
+    assert.ok(new URL(h.emulator.storageOrigin).origin !== new URL(h.emulator.url).origin);
+    assert.equal(h.emulator.counts.putPart, 2);
+    assert.equal(h.emulator.counts.storageGet, 2);
+    assert.equal(h.emulator.storageAuthorizations, 0, 'the API key went to the storage host');
+  });
+
   it('works without the redirect, and never sends the key to the storage host', async () => {
     h = await startHarness({ emulator: { redirectDownloads: false } });
     await h.provider.createRepository('r');

@@ -113,6 +113,8 @@ export class DrimeEmulator {
   counts: Record<Endpoint, number> = zeroCounts();
   /** TCP connections accepted by the API server. */
   connections = 0;
+  /** Requests to the storage server (another origin) that carried an `Authorization` header. */
+  storageAuthorizations = 0;
   /** Most listings being answered at once (since start or `resetCounts`). */
   peakListings = 0;
   #listings = 0;
@@ -515,6 +517,7 @@ export class DrimeEmulator {
     if (fault && this.#applyEarlyFault(fault, req, res)) return;
     // S3: a presigned URL carries its own signature; a second auth mechanism is refused.
     if (req.headers.authorization) {
+      this.storageAuthorizations++;
       req.resume();
       return xml(res, 400, 'InvalidArgument: Only one auth mechanism allowed');
     }
