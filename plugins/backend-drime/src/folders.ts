@@ -67,7 +67,12 @@ export class Folders {
     // Another server may have created it too (at the same moment, or while our listing of the
     // parent was cached): a listing started after ours was created shows both, and every server
     // settles on the lowest id. Our cached listing cannot tell.
-    const winner = pick((await this.#listings.fresh(parentId)).get(name), 'folder') ?? folder;
+    const children = await this.#listings.fresh(parentId).catch((err: unknown) => {
+      // Unchecked: the next lookup must list the parent again rather than trust our folder.
+      this.#listings.invalidate(parentId);
+      throw err;
+    });
+    const winner = pick(children.get(name), 'folder') ?? folder;
     this.#ids.set(path, winner.id);
     return winner.id;
   }

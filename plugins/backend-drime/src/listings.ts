@@ -88,6 +88,11 @@ export class Listings {
     return slot.after;
   }
 
+  /** Forget when the folder was listed: the next `get` lists it again. */
+  invalidate(folderId: FolderId): void {
+    this.#slot(folderId).loadedAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** A folder we just created: known empty, no call needed. */
   setEmpty(folderId: number): void {
     const slot = this.#slot(folderId);

@@ -106,6 +106,18 @@ describe('folders', () => {
     }
   });
 
+  it('when the check listing after a creation fails, the next write still settles on the lowest id', async () => {
+    h = await startHarness({ provider: { max_retries: 1 } });
+    await h.provider.createRepository('r');
+    // Another server created data/ab after this one cached the listing of r/data.
+    const theirs = h.emulator.addEntry({ name: 'ab', parentId: h.emulator.find('r/data')[0]!.id, folder: true });
+    const [first, second] = [blobIn('ab'), blobIn('ab')];
+    h.emulator.inject('list', { kind: 'status', status: 503 }, 2);
+    await assert.rejects(write(h.provider, first.ref('r'), first.data), (err) => storageCodeOf(err) === StorageErrorCode.BACKEND_UNAVAILABLE);
+    await write(h.provider, second.ref('r'), second.data);
+    assert.deepEqual(h.emulator.children(theirs.id).map((e) => e.name), [second.name], 'written into a duplicate folder');
+  });
+
   it('duplicate folders resolve to the lowest id', async () => {
     h = await startHarness();
     const first = h.emulator.addEntry({ name: 'r', parentId: null, folder: true });
