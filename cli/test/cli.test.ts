@@ -224,3 +224,35 @@ describe('graceful shutdown', () => {
     }
   });
 });
+
+describe('standard output going away', () => {
+  test('(the log reader died: EPIPE) does not stop the server', async () => {
+    const data = path.join(root, 'epipe');
+    // --log - puts a line on standard output for every request.
+    const child = startCli(['serve', '--path', data, '--listen', '127.0.0.1:0', '--no-auth', '--log', '-'], { cwd: root });
+    try {
+      const { address } = await waitForLog(child, 'listening');
+      const { port } = new URL(String(address));
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const logged = new Promise<void>((resolve) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          if (out.includes('"POST /epipe/?create=true HTTP/1.1" 200')) resolve();
+        });
+      });
+      assert.equal((await fetch(`http://127.0.0.1:${port}/epipe/?create=true`, { method: 'POST' })).status, 200);
+      await logged; // `--log -` writes to standard output
+      child.stdout!.destroy(); // its writes now fail with EPIPE
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await fetch(`http://127.0.0.1:${port}/epipe/?create=true`, { method: 'POST' })).status, 200, stderr);
+      }
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, [0, null], stderr);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -19,8 +19,13 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
   const addFlags = (flags: readonly FlagSpec[]) => {
     for (const flag of flags) {
       command.option(usageOf(flag), helpOf(flag));
+      const option = command.options.at(-1)!;
       // cac gives `--no-x` flags a default of true, which its help would show; defaults are in the text.
-      delete command.options.at(-1)!.config.default;
+      delete option.config.default;
+      // The action parses the arguments itself (parseFlags, strict: a missing value is an error
+      // there). cac's own check would refuse `--log -` (rest-server's "log to stdout"): its parser
+      // reads the `-` as a flag and the value as missing.
+      option.required = false;
     }
   };
   addFlags(SERVE_FLAGS);

@@ -26,5 +26,17 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = { level: options.debug ? 'debug' : 'info', redact: { paths, censor: '[secret]' } };
   const usePretty = options.pretty ?? process.stdout.isTTY === true;
   if (usePretty) return pino(base, pretty({ colorize: true, sync: true, destination: 1 }));
+  if (!options.destination) keepServingWithoutStdout();
   return pino(base, (options.destination ?? process.stdout) as pino.DestinationStream);
+}
+
+const dropLine = (): void => {};
+
+/**
+ * When whoever reads standard output goes away (journald restarted, the end of a pipe
+ * closed), writes to it fail with EPIPE. Unhandled, that error would stop the server with
+ * its uploads in flight; handled, only the log lines are lost (there is nowhere to report it).
+ */
+function keepServingWithoutStdout(): void {
+  if (!process.stdout.listeners('error').includes(dropLine)) process.stdout.on('error', dropLine);
 }
