@@ -149,8 +149,12 @@ export class DrimeProvider implements StorageProvider {
     await this.#locks.run(`${folderPath}/${name}`, async () => {
       const folderId = await this.#folders.resolve(folderPath);
       if (folderId === undefined) return;
-      const group = (await this.#listings.get(folderId)).get(name) ?? [];
-      await this.#deleteEntries(folderId, group.filter((e) => !isFolder(e)));
+      const entriesOf = (children: Children) => (children.get(name) ?? []).filter((e) => !isFolder(e));
+      let entries = entriesOf(await this.#listings.get(folderId));
+      // Unknown to the cache: restic deletes what it listed, or what a failed upload may have left
+      // (which the clean-up could not remove), or what another server wrote: ask Drime.
+      if (entries.length === 0) entries = entriesOf(await this.#listings.fresh(folderId));
+      await this.#deleteEntries(folderId, entries);
     });
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, it } from 'node:test';
 import { StorageErrorCode, storageCodeOf } from '@pyrestserver/core';
-import { listAll, randomBlob, readAll, write } from './support/blobs.js';
+import { blobIn, listAll, randomBlob, readAll, write } from './support/blobs.js';
 import { startHarness, type Harness } from './support/setup.js';
 
 const MiB = 1024 * 1024;
@@ -106,6 +106,27 @@ describe('uploads under faults', () => {
     // What restic does next: DELETE, then the same upload again.
     await h.provider.delete(blob.ref('r'));
     await write(h.provider, blob.ref('r'), blob.data);
+    assert.deepEqual(await readAll(h.provider, blob.ref('r')), blob.data);
+  });
+
+  it("a failed upload whose clean-up failed too: restic's DELETE removes what it left, the retry leaves one entry", async () => {
+    h = await startHarness({ provider: { upload_buffer_size: 64 * 1024, max_retries: 1 } });
+    await h.provider.createRepository('r');
+    const blob = randomBlob(2 * MiB);
+    const path = `r/data/${blob.name.slice(0, 2)}/${blob.name}`;
+    const neighbour = blobIn(blob.name.slice(0, 2)); // its folder exists: no listing before the upload
+    await write(h.provider, neighbour.ref('r'), neighbour.data);
+    // Stored, but the reply is lost; then Drime answers 503 to the listings of the clean-up.
+    h.emulator.inject('upload', { kind: 'drop-response' });
+    h.emulator.inject('list', { kind: 'status', status: 503 }, 4);
+    await assert.rejects(write(h.provider, blob.ref('r'), blob.data), code(StorageErrorCode.BACKEND_UNAVAILABLE));
+    h.emulator.clearFaults();
+    assert.equal(h.emulator.find(path).length, 1, 'the test needs a stray entry');
+    // What restic does next: DELETE, then the same upload again.
+    await h.provider.delete(blob.ref('r'));
+    assert.equal(h.emulator.find(path).length, 0, 'DELETE left the stray entry');
+    await write(h.provider, blob.ref('r'), blob.data);
+    assert.equal(h.emulator.find(path).length, 1);
     assert.deepEqual(await readAll(h.provider, blob.ref('r')), blob.data);
   });
 
