@@ -31,6 +31,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!cli.matchedCommand) {
       if (cli.options.help || cli.options.version) return 0;
       if (cli.args.length > 0) throw usageError(`unknown command: ${cli.args[0]}`);
+      // rest-server's flags without `serve`: a wrong command line, not a request for help.
+      const flag = argv.slice(2).find((arg) => arg.startsWith('-'))?.split('=')[0];
+      if (flag) throw usageError(`${flag} needs a command`, `To serve, put the command first: pyrestserver serve ${flag} ... (see \`pyrestserver --help\`)`);
       cli.outputHelp();
       return 0;
     }

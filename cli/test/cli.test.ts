@@ -92,6 +92,13 @@ describe('errors before listening', () => {
     assert.match(stderr, /unknown command: serv/);
   });
 
+  test('flags without a command (rest-server style): exit 2, pointing at serve', async () => {
+    const { code, stdout, stderr } = await runCli(['--path', '/srv/restic', '--no-auth'], { cwd: root });
+    assert.equal(code, 2, stdout);
+    assert.match(stderr, /\[PYRS_USAGE\]: .*--path/);
+    assert.match(stderr, /pyrestserver serve --path/);
+  });
+
   test('secrets stay out of logs and error messages when a backend fails to start', async () => {
     const secret = 'k-0123-very-secret';
     const { code, stdout, stderr } = await runCli(['serve', '--backend', 'leaky', '--no-auth'], {
