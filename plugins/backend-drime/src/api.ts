@@ -12,7 +12,11 @@ interface Paginator {
   data: FileEntry[];
   current_page: number;
   last_page: number;
+  total?: number;
 }
+
+/** Times a listing starts over when the folder changed while its pages were read. */
+const MAX_RELISTS = 3;
 
 export interface MultipartStart {
   key: string;
@@ -46,8 +50,11 @@ export class DrimeApi {
    */
   async *listFolder(folderId: FolderId): AsyncGenerator<FileEntry> {
     // An entry can move to the next page while we read (a new entry ahead of it): yield it once.
+    // One deleted ahead of the page we are on moves a later entry back onto a page already read:
+    // when the total changes between pages, the pages are read again from the first.
     const seen = new Set<number>();
-    for (let page = 1, last = 1; page <= last; page++) {
+    let total: unknown;
+    for (let page = 1, last = 1, relists = 0; page <= last; page++) {
       const reply = await this.http.json<Paginator>({
         method: 'GET',
         path: '/drive/file-entries',
@@ -64,6 +71,12 @@ export class DrimeApi {
         if ((entry.parent_id ?? null) !== folderId || entry.deleted_at || seen.has(entry.id)) continue;
         seen.add(entry.id);
         yield entry;
+      }
+      if (page === 1) total = reply.total;
+      else if (reply.total !== total && relists < MAX_RELISTS) {
+        relists++;
+        page = 0;
+        last = 1;
       }
     }
   }

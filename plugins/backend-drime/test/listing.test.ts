@@ -42,6 +42,23 @@ describe('pagination', () => {
     assert.deepEqual(listed.map((f) => f.name), blobs.map((b) => b.name).sort());
   });
 
+  it('an entry deleted elsewhere while the pages are read does not make a later one go missing', async () => {
+    h = await startHarness({ emulator: { pageSize: 5 } });
+    await h.provider.createRepository('r');
+    const blobs = Array.from({ length: 12 }, () => randomBlob(10));
+    for (const b of blobs) await write(h.provider, b.ref('r', 'snapshots'), b.data);
+    // Another client deletes a file of page 1 once page 1 was answered: the rest shift up a place.
+    const folder = h.emulator.find('r/snapshots')[0]!;
+    const gone = h.emulator.children(folder.id).sort((a, b) => b.id - a.id)[0]!; // on page 1 (newest first)
+    h.emulator.afterListPage = (page) => {
+      if (page !== 1 || gone.deleted_at) return;
+      gone.deleted_at = new Date().toISOString();
+    };
+    const listed = (await listAll(h.provider, 'r', 'snapshots')).map((f) => f.name);
+    const missing = blobs.map((b) => b.name).filter((name) => name !== gone.name && !listed.includes(name));
+    assert.deepEqual(missing, []);
+  });
+
   it('the workspace root listing ignores entries of other folders', async () => {
     h = await startHarness({ emulator: { pageSize: 4 } });
     // Elsewhere in the workspace: a folder named like our repository, deeper down.

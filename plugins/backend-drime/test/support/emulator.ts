@@ -113,6 +113,8 @@ export class DrimeEmulator {
   counts: Record<Endpoint, number> = zeroCounts();
   /** TCP connections accepted by the API server. */
   connections = 0;
+  /** Called after each listing page is answered (tests change the folder between pages). */
+  afterListPage: ((page: number, parentIds: string | null) => void) | undefined;
   /** Requests to the storage server (another origin) that carried an `Authorization` header. */
   storageAuthorizations = 0;
   /** Most listings being answered at once (since start or `resetCounts`). */
@@ -387,6 +389,7 @@ export class DrimeEmulator {
       to: data.length ? (page - 1) * perPage + data.length : null,
       total: all.length,
     });
+    this.afterListPage?.(page, parentIds);
   }
 
   #createFolder(body: Record<string, unknown>, reply: Reply): void {
