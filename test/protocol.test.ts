@@ -2,7 +2,7 @@
 // its status codes, v1/v2 listings and Range requests.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { randomBlob } from './support/data.js';
@@ -194,6 +194,17 @@ describe('files', () => {
     assert.equal((await call('DELETE', lockPath)).status, 200);
     assert.equal((await call('HEAD', lockPath)).status, 404);
     assert.equal((await call('DELETE', lockPath)).status, 200);
+  });
+
+  it('a folder where a file would be is no file: HEAD/GET 404, DELETE 200, and the folder stays', async () => {
+    const name = randomBlob(8).name;
+    const folder = join(server.dir, 'alice/main/keys', name);
+    await mkdir(join(folder, 'inside'), { recursive: true });
+    const path = `/alice/main/keys/${name}`;
+    assert.equal((await call('HEAD', path)).status, 404);
+    assert.equal((await call('GET', path)).status, 404);
+    assert.equal((await call('DELETE', path)).status, 200);
+    assert.ok((await stat(join(folder, 'inside'))).isDirectory());
   });
 
   it('wrong methods are 405 with Allow', async () => {

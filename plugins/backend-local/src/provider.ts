@@ -19,7 +19,7 @@ import {
 } from '@pyrestserver/core';
 import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
-import { fsError, isMissing } from './fs-errors.js';
+import { errnoOf, fsError, isMissing } from './fs-errors.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
 import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
@@ -145,7 +145,9 @@ export class LocalProvider implements StorageProvider {
     try {
       await unlink(file);
     } catch (err) {
-      if (isMissing(err)) return;
+      // A folder under a file's name is no file (stat and read say NOT_FOUND): nothing to delete,
+      // and folders are never removed through the protocol.
+      if (isMissing(err) || errnoOf(err) === 'EISDIR') return;
       throw fsError(err, `delete ${describe(ref)}`);
     }
   }
