@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { createDrimeProvider, type DrimeProvider } from '../src/index.js';
 import { blobIn, randomBlob, readAll, write } from './support/blobs.js';
-import { capturingLogger, startHarness, type Harness } from './support/setup.js';
+import { capturingLogger, nonZero, startHarness, type Harness } from './support/setup.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -99,8 +99,4 @@ async function afterRestart(fn: (restarted: DrimeProvider) => Promise<unknown>):
   } finally {
     await restarted.close();
   }
-}
-
-function nonZero(counts: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
 }

@@ -5,7 +5,7 @@ import { BLOB_TYPES } from '@pyrestserver/core';
 import { createDrimeProvider } from '../src/index.js';
 import { blobIn, write } from './support/blobs.js';
 import type { DrimeEmulator, StoredEntry } from './support/emulator.js';
-import { capturingLogger, startHarness, type Harness } from './support/setup.js';
+import { capturingLogger, nonZero, startHarness, type Harness } from './support/setup.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -116,7 +116,3 @@ describe('repositories()', () => {
     }
   });
 });
-
-function nonZero(counts: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
-}

@@ -63,3 +63,8 @@ export async function startHarness(
     throw err;
   }
 }
+
+/** The emulator's per-endpoint counts without the zeros, for exact assertions. */
+export function nonZero(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+}
