@@ -27,6 +27,18 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** What `StorageProvider.open` found: the whole file's size and a stream of the bytes asked for. */
+export interface OpenedFile {
+  /** The size of the whole file (not of the range). */
+  readonly size: number;
+  /**
+   * The file's bytes from `range.start` to `min(range.end, size - 1)`, or the whole file
+   * without a range; empty when the range starts at or after the end (core then answers
+   * 416 and destroys it). It must error, not end early, when the backend fails mid-read.
+   */
+  readonly body: Readable;
+}
+
 export interface FileInfo {
   readonly name: string;
   readonly size: number;
@@ -58,6 +70,17 @@ export interface StorageProvider {
    * The stream must error (not end early) when the backend fails mid-read.
    */
   read(ref: FileRef, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Optional: `stat` and `read` in one step. Core calls it, when present, for every GET,
+   * instead of `stat` then `read`: on an object store one ranged GET answers with the
+   * object's size too, and on a disk one open + fstat replaces a stat and an open.
+   * - `range` is what the client asked for before the size is known: `range.end` may lie
+   *   past the end of the file (clamp it; `Number.MAX_SAFE_INTEGER` means "to the end").
+   * - Throws NOT_FOUND when the file (or its repository) is missing, like `stat`.
+   * Plugins without it keep working: core then calls `stat` and `read`.
+   */
+  open?(ref: FileRef, range?: ByteRange): Promise<OpenedFile>;
 
   /**
    * Store `body`, which will carry exactly `size` bytes, under `ref`.
