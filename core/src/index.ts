@@ -5,6 +5,7 @@ export * from './plugins/index.js';
 export * from './config/file.js';
 export * from './config/backends-store.js';
 export { obscure, reveal } from './config/obscure.js';
+export { parseSize, formatSize, SIZE_FORMS } from './config/size.js';
 export type { Access, Operation, Policy } from './policies/types.js';
 export { createServer, type ServerOptions, type TlsOptions } from './server.js';
 export { listen } from './listen.js';

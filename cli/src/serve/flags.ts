@@ -4,9 +4,10 @@
  * `serve` section, so a flag is declared once.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, ConfigErrorCode } from '@pyrestserver/core';
+import { ConfigError, ConfigErrorCode, parseSize, SIZE_FORMS } from '@pyrestserver/core';
 
-export type FlagKind = 'string' | 'boolean' | 'integer';
+/** `size`: bytes, or `500MiB`, `2TB`, `10G` (see core's parseSize). */
+export type FlagKind = 'string' | 'boolean' | 'integer' | 'size';
 
 export interface FlagSpec {
   /** kebab-case, without dashes: `max-size`. */
@@ -32,7 +33,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'proxy-auth-username', kind: 'string', placeholder: 'header', description: 'trust this HTTP header of a reverse proxy for the user name instead of .htpasswd' },
   { name: 'private-repos', kind: 'boolean', description: 'users can only access their private repo' },
   { name: 'append-only', kind: 'boolean', description: 'enable append only mode' },
-  { name: 'max-size', kind: 'integer', placeholder: 'bytes', description: 'the maximum size of the repository in bytes' },
+  { name: 'max-size', kind: 'size', placeholder: 'size', description: 'the maximum size of the repository: bytes, or with a unit (500MiB, 2TB; K/M/G/T alone are powers of 1024, as in restic)' },
   { name: 'group-accessible-repos', kind: 'boolean', description: 'let filesystem group be able to access repo files' },
   { name: 'tls', kind: 'boolean', description: 'turn on TLS support' },
   { name: 'tls-cert', kind: 'string', placeholder: 'file', description: 'TLS certificate path', defaultText: '<path>/public_key' },
@@ -180,6 +181,12 @@ function typed(flag: FlagSpec, value: unknown, source: string): FlagValue {
       if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
       if (typeof value === 'string' && /^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
       throw bad(`a whole number${flag.placeholder ? ` of ${flag.placeholder}` : ''}`);
+    case 'size': {
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+      const bytes = typeof value === 'string' ? parseSize(value) : undefined;
+      if (bytes !== undefined) return bytes;
+      throw bad(SIZE_FORMS);
+    }
     case 'string':
       if (typeof value === 'string' && value !== '') return value;
       if (typeof value === 'number') return String(value);
