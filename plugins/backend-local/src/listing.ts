@@ -51,7 +51,7 @@ class Sizer {
       do {
         const name = names[i++]!;
         const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
-        if (st) infos.push({ name, size: st.size });
+        if (st) infos.push({ name, size: st.size, modified: st.mtimeMs });
       } while (i < names.length && performance.now() - started < SLICE_MS);
       this.account(i - first, performance.now() - started);
       await setImmediate();
@@ -76,7 +76,8 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
       const i = next++;
       const name = names[i]!;
       try {
-        infos[i] = { name, size: (await stat(path.join(dir, name))).size };
+        const st = await stat(path.join(dir, name));
+        infos[i] = { name, size: st.size, modified: st.mtimeMs };
       } catch (err) {
         if (errnoOf(err) !== 'ENOENT') throw err;
       }
