@@ -9,4 +9,5 @@ export { parseSize, formatSize, SIZE_FORMS } from './config/size.js';
 export type { Access, Operation, Policy } from './policies/types.js';
 export { createServer, type ServerOptions, type TlsOptions } from './server.js';
 export { listen } from './listen.js';
+export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';

@@ -35,8 +35,11 @@ export const totalBytes = (stats: RepoStats): number => FILE_TYPES.reduce((sum, 
 /** Files over every type, `config` included. */
 export const totalFiles = (stats: RepoStats): number => FILE_TYPES.reduce((sum, t) => sum + stats.types[t].files, 0);
 
-/** Count one repository. Undefined when it does not exist (NOT_FOUND); other errors are thrown. */
-export async function walkRepository(provider: StorageProvider, repo: string): Promise<RepoStats | undefined> {
+/**
+ * Count one repository. Undefined when it does not exist (NOT_FOUND); other errors are thrown.
+ * `onFile` is called for each file listed (progress of a long walk).
+ */
+export async function walkRepository(provider: StorageProvider, repo: string, onFile?: () => void): Promise<RepoStats | undefined> {
   const stats: RepoStats = { repo, types: emptyTypes() };
   try {
     await Promise.all([
@@ -45,6 +48,7 @@ export async function walkRepository(provider: StorageProvider, repo: string): P
         for await (const file of provider.list(repo, type)) {
           into.files++;
           into.bytes += file.size;
+          onFile?.();
           if (type === 'snapshots' && file.modified !== undefined && !(file.modified <= (stats.newestSnapshot ?? -Infinity))) {
             stats.newestSnapshot = file.modified;
           }

@@ -117,7 +117,7 @@ async function closeGracefully(app: Awaited<ReturnType<typeof createServer>>): P
 }
 
 /** The backend's provider; a failure becomes BACKEND_START with the backend's secrets masked. */
-async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
+export async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
   const { plugin } = settings.backend;
   try {
     return await plugin.create(settings.backendOptions, {
