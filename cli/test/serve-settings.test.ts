@@ -118,6 +118,28 @@ describe('precedence: flag > environment > config file > default', () => {
     await rejectsWith(settings(['--fast', '--no-fast'], { cwd: dir }), ConfigErrorCode.USAGE, 'contradict');
   });
 
+  test('booleans take a value too: --flag=true/false, --flag true/false (serve flags and backend options)', async () => {
+    const dir = path.join(root, 'prec-negate');
+    const cases: [string[], boolean, boolean][] = [
+      [['--append-only=false', '--fast=false'], false, false],
+      [['--append-only', 'false', '--fast', 'FALSE'], false, false],
+      [['--append-only=true', '--fast', 'true'], true, true],
+      [['--append-only=no', '--fast=0'], false, false],
+      [['--no-append-only=false', '--no-fast=true'], true, false],
+    ];
+    for (const [args, appendOnly, fast] of cases) {
+      const s = await settings(args, { cwd: dir });
+      assert.equal(s.server.appendOnly, appendOnly, args.join(' '));
+      assert.equal(s.backendOptions.fast, fast, args.join(' '));
+    }
+    assert.equal((await settings(['--no-auth=true'], { cwd: root })).server.auth.kind, 'none');
+    assert.equal((await settings(['--no-auth=false'], { cwd: root })).server.auth.kind, 'htpasswd');
+    await rejectsWith(settings(['--fast=maybe'], { cwd: dir }), ConfigErrorCode.USAGE, '--fast: expected true or false, got "maybe"');
+    await rejectsWith(settings(['--fast=true', '--no-fast'], { cwd: dir }), ConfigErrorCode.USAGE, 'both on and off');
+    // Only exactly true/false is taken from the next argument; anything else stays a positional.
+    await rejectsWith(settings(['--fast', 'yes'], { cwd: dir }), ConfigErrorCode.USAGE, 'takes no arguments');
+  });
+
   test('a backend option: flag > --backend-config > x-env > config file > schema default', async () => {
     const dir = path.join(root, 'prec-backend');
     await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': 'backend = "demo"\n[backends.demo]\napi_key = "file-key"\nretries = 1\n' });

@@ -95,7 +95,7 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
     flags.push({
       name,
       kind: option.type === 'boolean' ? 'boolean' : 'string',
-      placeholder: option.type,
+      placeholder: option.valueText,
       description: `${backend.plugin.type}: ${option.description ?? option.key}${notes.length ? ` [${notes.join(', ')}]` : ''}`,
       ...(option.default !== undefined ? { default: option.default as string | number | boolean } : {}),
       ...(option.type.endsWith('[]') ? { multiple: true } : {}),
