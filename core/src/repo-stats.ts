@@ -213,6 +213,7 @@ export class RepoStatsTracker {
       }
     } catch (err) {
       this.#repos.delete(repo);
+      if (this.#closed) return; // the provider is closing under the walk
       this.#logger?.warn({ repo, err: (err as Error).message }, 'repository statistics: counting a repository failed; it is counted again on its next upload or delete');
     }
   }
