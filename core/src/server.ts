@@ -75,11 +75,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   await registerAccessLog(app, options);
   await registerAuth(app, options);
-  const metricsPolicies = await registerMetrics(app, options);
+  const policies = await buildPolicies(options);
+  const metricsPolicies = await registerMetrics(app, options, policies);
   if (options.backendPlugin) await app.register(options.backendPlugin);
   await app.register(registerProtocol, {
     provider: options.provider,
-    policies: [...(await buildPolicies(options)), ...metricsPolicies],
+    policies: [...policies, ...metricsPolicies],
     verifyUpload: options.verifyUpload !== false,
   });
   return app;
