@@ -61,3 +61,41 @@ describe('UploadCheck', () => {
     assert.equal((await consume([], 0, empty)).ok, true);
   });
 });
+
+describe('UploadCheck of large bodies (hashed on a worker thread)', () => {
+  const data = randomBytes(5 * 1024 * 1024 + 12345);
+  const name = createHash('sha256').update(data).digest('hex');
+  // Socket-sized chunks, as an HTTP body arrives.
+  const chunks = Array.from({ length: Math.ceil(data.length / 65536) }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+
+  it('passes a body whose SHA-256 is its name, byte for byte', async () => {
+    const result = await consume(chunks, data.length, name);
+    assert.equal(result.ok, true);
+    assert.ok(result.data.equals(data));
+  });
+
+  it('fails a body with one flipped bit in its last byte with DIGEST_MISMATCH, before end-of-stream', async () => {
+    const bad = Buffer.from(data);
+    bad[bad.length - 1]! ^= 0x01;
+    const result = await consume([bad.subarray(0, 3_000_000), bad.subarray(3_000_000)], bad.length, name);
+    assert.deepEqual([result.ok, result.ok ? '' : result.code, result.ended], [false, StorageErrorCode.DIGEST_MISMATCH, false]);
+  });
+
+  it('many bodies at once each get their own digest', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => Buffer.concat([Buffer.from([i]), data.subarray(1, 2 * 1024 * 1024)]));
+    const results = await Promise.all(
+      bodies.map((body, i) => consume([body], body.length, createHash('sha256').update(bodies[(i + (i % 2)) % 6]!).digest('hex'))),
+    );
+    // Even bodies carry their own name; odd ones the next body's.
+    assert.deepEqual(results.map((r) => r.ok), [true, false, true, false, true, false]);
+  });
+
+  it('a body abandoned midway (client hung up) leaves the next upload unaffected', async () => {
+    const check = new UploadCheck(data.length, name);
+    check.on('error', () => {}); // the hang-up, as receiveUpload sees it
+    check.write(data.subarray(0, 2_000_000));
+    check.destroy(new Error('client hung up'));
+    const result = await consume(chunks, data.length, name);
+    assert.equal(result.ok, true);
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors.js';
+import { OFF_THREAD_MIN_BYTES, OffThreadHash } from './hash-worker.js';
 
 /**
  * The stream an upload body passes through on its way to the provider. It counts the
@@ -14,6 +15,8 @@ import { StorageError, StorageErrorCode } from '../errors.js';
 export class UploadCheck extends Transform {
   #remaining: number;
   readonly #hash: Hash | undefined;
+  /** Large bodies are hashed on a worker thread (hash-worker.ts). */
+  readonly #offThread: OffThreadHash | undefined;
   readonly #expected: string | undefined;
 
   /**
@@ -24,7 +27,9 @@ export class UploadCheck extends Transform {
     super();
     this.#remaining = size;
     this.#expected = expectedSha256;
-    this.#hash = expectedSha256 === undefined ? undefined : createHash('sha256');
+    const offThread = expectedSha256 !== undefined && size >= OFF_THREAD_MIN_BYTES;
+    this.#offThread = offThread ? new OffThreadHash() : undefined;
+    this.#hash = expectedSha256 === undefined || offThread ? undefined : createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -34,7 +39,9 @@ export class UploadCheck extends Transform {
       return;
     }
     this.#hash?.update(chunk);
-    callback(null, chunk);
+    const caughtUp = this.#offThread?.update(chunk);
+    if (caughtUp) caughtUp.then(() => callback(null, chunk), callback);
+    else callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -42,10 +49,24 @@ export class UploadCheck extends Transform {
       callback(new StorageError(StorageErrorCode.INCOMPLETE_BODY, 'request body is shorter than its Content-Length'));
       return;
     }
-    if (this.#hash !== undefined && this.#hash.digest('hex') !== this.#expected) {
-      callback(new StorageError(StorageErrorCode.DIGEST_MISMATCH, 'SHA-256 of the body does not match the file name'));
+    if (this.#offThread) {
+      this.#offThread.digest().then(
+        (digest) => callback(this.#compare(digest)),
+        (err: unknown) => callback(new StorageError(StorageErrorCode.INTERNAL, 'hashing the upload failed', { cause: err })),
+      );
       return;
     }
-    callback();
+    callback(this.#hash === undefined ? null : this.#compare(this.#hash.digest('hex')));
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#offThread?.abort();
+    callback(err);
+  }
+
+  #compare(digest: string): StorageError | null {
+    return digest === this.#expected
+      ? null
+      : new StorageError(StorageErrorCode.DIGEST_MISMATCH, 'SHA-256 of the body does not match the file name');
   }
 }
