@@ -42,6 +42,9 @@ export async function registerAuth(app: FastifyInstance, options: AuthServerOpti
   const authenticate = options.tls?.clientCa !== undefined ? withClientCert(byAuth) : byAuth;
   if (!app.hasRequestDecorator('user')) app.decorateRequest('user', undefined);
   const metricsOpen = options.prometheus === true && options.prometheusNoAuth === true;
+  // --no-auth: nobody to authenticate and no private repositories to enforce (they need a
+  // user): no hook at all, so requests do not pay for one. A client certificate is a user.
+  if (options.auth.kind === 'none' && options.tls?.clientCa === undefined) return;
 
   app.addHook('onRequest', async (request, reply) => {
     const path = pathOf(request.url);
