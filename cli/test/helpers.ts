@@ -83,8 +83,13 @@ export interface RunResult {
   stderr: string;
 }
 
-/** This process's node flags, the tsx loader by absolute URL (a bare `tsx` resolves from the child's cwd). */
-const EXEC_ARGV = process.execArgv.map((arg) => (arg === 'tsx' ? import.meta.resolve('tsx') : arg));
+/**
+ * This process's node flags, the tsx loader by absolute URL (a bare `tsx` resolves from the
+ * child's cwd). Node 20 passes `--import tsx` to test files; Node 24 `--import=tsx`.
+ */
+const EXEC_ARGV = process.execArgv.map((arg) =>
+  arg === 'tsx' ? import.meta.resolve('tsx') : arg === '--import=tsx' ? `--import=${import.meta.resolve('tsx')}` : arg,
+);
 
 export interface CliOptions {
   cwd?: string;

@@ -251,3 +251,22 @@ describe('bad input names the flag, variable or key and what was expected', () =
   test('a missing backend', () =>
     rejectsWith(settings(['--backend', 'nope']), ConfigErrorCode.PLUGIN_NOT_FOUND, 'pyrestserver-backend-nope', path.join(projectDir, 'node_modules')));
 });
+
+describe('proxies and client certificates', () => {
+  test('--trusted-proxy is repeatable; PYRESTSERVER_TRUSTED_PROXY takes a comma-separated list; a config file a list', async () => {
+    const flags = await settings(['--no-auth', '--trusted-proxy', '10.0.0.0/8', '--trusted-proxy', '::1'], { cwd: root });
+    assert.deepEqual(flags.server.trustedProxies, ['10.0.0.0/8', '::1']);
+    const env = await settings(['--no-auth'], { cwd: root, env: { PYRESTSERVER_TRUSTED_PROXY: '127.0.0.1, 192.0.2.0/24' } });
+    assert.deepEqual(env.server.trustedProxies, ['127.0.0.1', '192.0.2.0/24']);
+    await writeFiles(path.join(root, 'proxy-cfg'), { 'pyrestserver.toml': 'serve = { trusted-proxy = ["fd00::/8"] }\n' });
+    const file = await settings(['--no-auth', '--config', 'pyrestserver.toml'], { cwd: path.join(root, 'proxy-cfg') });
+    assert.deepEqual(file.server.trustedProxies, ['fd00::/8']);
+    assert.equal((await settings(['--no-auth'], { cwd: root })).server.trustedProxies, undefined);
+  });
+
+  test('--tls-client-ca is resolved like --tls-cert and needs --tls', async () => {
+    const s = await settings(['--no-auth', '--tls', '--tls-client-ca', 'ca.pem'], { cwd: root });
+    assert.equal(s.server.tls?.clientCa, path.join(root, 'ca.pem'));
+    await rejectsWith(settings(['--no-auth', '--tls-client-ca', 'ca.pem'], { cwd: root }), ConfigErrorCode.TLS_SETUP, '--tls-client-ca', 'require --tls');
+  });
+});

@@ -23,3 +23,4 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 export { listen } from './listen.js';
 export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';
+export { reloadSettings, type SettingsReload } from './policies/reload.js';

@@ -97,6 +97,8 @@ export class RepoStatsTracker {
   /** Resolves when the start-up walk (and anything queued meanwhile) is done; for tests. */
   #idle: Promise<void> = Promise.resolve();
   #enumerating: Promise<void> = Promise.resolve();
+  /** True while the repositories are still being listed (how many there are is not known yet). */
+  #listing = false;
 
   constructor(provider: StorageProvider, logger?: Logger) {
     this.#provider = provider;
@@ -108,6 +110,7 @@ export class RepoStatsTracker {
     const repositories = this.#provider.repositories?.bind(this.#provider);
     if (!repositories) return;
     const started = Date.now();
+    this.#listing = true;
     this.#enumerating = (async () => {
       try {
         for await (const repo of repositories()) {
@@ -116,6 +119,8 @@ export class RepoStatsTracker {
         }
       } catch (err) {
         this.#logger?.warn({ err: (err as Error).message }, 'repository statistics: listing the repositories failed');
+      } finally {
+        this.#listing = false;
       }
     })();
     void this.settled().then(() => {
@@ -152,9 +157,12 @@ export class RepoStatsTracker {
     for (const entry of this.#repos.values()) if (entry.stats && entry.state === 'ready') yield entry.stats;
   }
 
-  /** Repositories known but not counted yet. */
+  /**
+   * Repositories known but not counted yet; at least 1 while they are still being listed, so
+   * that 0 means the walk at start is over (a scrape before the listing found anything was 0).
+   */
   get pending(): number {
-    let n = 0;
+    let n = this.#listing ? 1 : 0;
     for (const entry of this.#repos.values()) if (entry.state !== 'ready') n++;
     return n;
   }

@@ -6,12 +6,21 @@ import { replyWithError } from './protocol/replies.js';
 import { buildPolicies, type PolicyOptions } from './policies/index.js';
 import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerAccessLog } from './access-log.js';
-import { tlsServerOptions } from './tls.js';
+import { registerTlsReload, tlsServerOptions } from './tls.js';
+import { registerForwarded, trustedProxies } from './trusted-proxy.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated user name; undefined with --no-auth. Set by auth. */
     user?: string;
+  }
+  interface FastifyInstance {
+    /**
+     * Read the TLS certificate, key and client CA again and serve new connections with them
+     * (what SIGHUP and a change of the files do; tls.ts). A broken or mismatched set keeps the
+     * one in use and is logged. True when the new set is in use (or nothing changed); absent without TLS.
+     */
+    reloadTls?(): Promise<boolean>;
   }
 }
 
@@ -22,6 +31,8 @@ export interface TlsOptions {
   key: string;
   /** `--tls-min-ver`: '1.2' or '1.3' (rest-server's form). */
   minVersion?: string;
+  /** `--tls-client-ca`: PEM file of the CA that signs client certificates; clients must present one, its CN is the user. */
+  clientCa?: string;
 }
 
 export interface ServerOptions extends PolicyOptions {
@@ -41,6 +52,8 @@ export interface ServerOptions extends PolicyOptions {
   log?: string;
   /** `--tls`: serve HTTPS. */
   tls?: TlsOptions;
+  /** `--trusted-proxy`: addresses and CIDR networks whose X-Forwarded-For / Forwarded give `request.ip`. */
+  trustedProxies?: readonly string[];
   /** The active backend plugin's own Fastify plugin, if it has one. */
   backendPlugin?: FastifyPluginAsync | FastifyPluginCallback;
 }
@@ -55,9 +68,12 @@ export const IDLE_CONNECTION_TIMEOUT_MS = 5 * 60_000;
 
 /** A Fastify instance serving the restic REST protocol with every policy registered. */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const https = options.tls ? await tlsServerOptions(options.tls) : undefined;
+  const trusted = options.trustedProxies?.length ? trustedProxies(options.trustedProxies) : undefined;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    ...(options.tls ? { https: await tlsServerOptions(options.tls) } : {}),
+    ...(https ? { https } : {}),
+    ...(trusted ? { trustProxy: trusted } : {}),
     // restic's paths: a repository path, a type and a 64-char name.
     routerOptions: { maxParamLength: 1024 },
     logController: new LogController({ disableRequestLogging: true }),
@@ -72,6 +88,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  if (trusted) registerForwarded(app, trusted);
+  if (options.tls && https) registerTlsReload(app, options.tls, https);
   await registerAccessLog(app, options);
   await registerAuth(app, options);
   const policies = await buildPolicies(options);

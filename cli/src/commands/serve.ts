@@ -7,6 +7,7 @@ import {
 import { helpOf, SERVE_FLAGS, usageOf, type FlagSpec } from '../serve/flags.js';
 import { prepareServe, resolveServeSettings, type PreparedServe, type ServeSettings } from '../serve/settings.js';
 import { createLogger } from '../serve/logger.js';
+import { listenForHangup, type Reloadable } from '../serve/reload.js';
 
 export interface ServeCommand {
   /** Load the config file and the backend plugin, and add the backend's option flags (before the final parse). */
@@ -47,7 +48,7 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
     async prepare(args) {
       prepared = await prepareServe(args, context);
       const { plugin, packageName, version } = prepared.backend;
-      command.usage(`serve [options]\n\n  Backend: ${plugin.type} (${packageName}${version ? ` ${version}` : ''}); its options are the flags after --config.`);
+      command.usage(`serve [options]\n\n  Backend: ${plugin.type} (${packageName}${version ? ` ${version}` : ''}); ${backendOptionsNote(prepared)}.`);
       addFlags(prepared.flags.slice(SERVE_FLAGS.length));
       if (!prepared.optionOfFlag.has('path')) {
         const option = command.options.find((o) => o.name === 'path');
@@ -55,6 +56,16 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
       }
     },
   };
+}
+
+/** Where `serve --help` shows the backend's options: its own flags come last, marked `type:`. */
+function backendOptionsNote(prepared: PreparedServe): string {
+  const { type } = prepared.backend.plugin;
+  const own = prepared.flags.length - SERVE_FLAGS.length;
+  const shared = [...prepared.optionOfFlag.keys()].filter((name) => SERVE_FLAGS.some((f) => f.name === name)).map((n) => `--${n}`);
+  const sharedNote = shared.length ? `${shared.join(', ')} (a serve flag) ${shared.length === 1 ? 'is' : 'are'} also its option${shared.length === 1 ? '' : 's'}` : '';
+  if (own > 0) return `its options are the ${own} flag${own === 1 ? '' : 's'} marked "${type}:" at the end${sharedNote ? `; ${sharedNote}` : ''}`;
+  return sharedNote ? `it has no flags of its own; ${sharedNote}` : 'it has no options';
 }
 
 /** `--path` for a backend that stores elsewhere: what it still sets. */
@@ -65,20 +76,27 @@ export const pathWithoutStorage = (type: string): string =>
 async function runServer(settings: ServeSettings): Promise<number> {
   const logger = createLogger({ debug: settings.debug, secretKeys: settings.secretKeys });
   const { plugin } = settings.backend;
-  const provider = await startBackend(settings, logger);
+  // From the start: Node's default for SIGHUP is to exit (`systemctl reload` must not).
+  const reloadable: Reloadable = {};
+  const stopHangup = listenForHangup(reloadable, settings, logger);
   let app: Awaited<ReturnType<typeof createServer>> | undefined;
   let address: string;
+  let provider: StorageProvider | undefined;
   try {
-    app = await createServer({
+    provider = await startBackend(settings, logger);
+    reloadable.options = {
       ...settings.server,
       provider,
       logger,
       ...(plugin.fastifyPlugin ? { backendPlugin: plugin.fastifyPlugin } : {}),
-    });
+    };
+    app = await createServer(reloadable.options);
     address = await listenOn(app, settings.listen);
+    reloadable.app = app;
   } catch (err) {
+    stopHangup();
     await app?.close().catch(() => {});
-    await provider.close?.().catch(() => {});
+    await provider?.close?.().catch(() => {});
     throw err;
   }
   const { server } = settings;
@@ -106,6 +124,7 @@ async function runServer(settings: ServeSettings): Promise<number> {
   } finally {
     process.off('SIGINT', force);
     process.off('SIGTERM', force);
+    stopHangup();
   }
   logger.info('stopped');
   return 0;

@@ -39,6 +39,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'tls-cert', kind: 'string', placeholder: 'file', description: 'TLS certificate path', defaultText: '<path>/public_key' },
   { name: 'tls-key', kind: 'string', placeholder: 'file', description: 'TLS key path', defaultText: '<path>/private_key' },
   { name: 'tls-min-ver', kind: 'string', placeholder: 'version', description: 'TLS min version, one of (1.2|1.3)', default: '1.2' },
+  { name: 'tls-client-ca', kind: 'string', placeholder: 'file', description: 'require client certificates signed by this CA (PEM); the certificate CN is the user (with htpasswd: both must match; --no-auth: the certificate alone)' },
+  { name: 'trusted-proxy', kind: 'string', placeholder: 'cidr', description: 'take the client address from X-Forwarded-For/Forwarded for requests from this address or network (repeatable)', multiple: true },
   { name: 'prometheus', kind: 'boolean', description: 'enable Prometheus metrics' },
   { name: 'prometheus-no-auth', kind: 'boolean', description: 'disable auth for Prometheus /metrics endpoint' },
   { name: 'log', kind: 'string', placeholder: 'file', description: 'write HTTP requests in the combined log format to the specified filename (use "-" for logging to stdout)' },
@@ -159,7 +161,7 @@ export function peekFlags(args: readonly string[]): Partial<Record<(typeof EARLY
   return out;
 }
 
-export type FlagValue = string | number | boolean;
+export type FlagValue = string | number | boolean | string[];
 
 export interface FlagLayers {
   /** From `parseFlags`. */
@@ -196,6 +198,21 @@ export function resolveFlags(flags: readonly FlagSpec[], layers: FlagLayers): Re
     const envName = envNameOf(flag.name);
     const fromEnv = flag.noEnv ? undefined : layers.env[envName];
     const fromFile = layers.file?.values[flag.name];
+    if (flag.multiple && flag.kind === 'string') {
+      // Repeatable serve flags: every --flag, else a comma-separated variable, else the file's list.
+      if (Array.isArray(fromArgv) && fromArgv.length > 0) {
+        sources[flag.name] = `--${flag.name}`;
+        values[flag.name] = fromArgv.map((v) => typed(flag, v, sources[flag.name]!) as string);
+      } else if (fromEnv !== undefined && fromEnv !== '') {
+        sources[flag.name] = envName;
+        values[flag.name] = fromEnv.split(',').map((v) => v.trim()).filter(Boolean);
+      } else if (fromFile !== undefined) {
+        sources[flag.name] = `serve.${flag.name} in ${layers.file!.filepath}`;
+        const list = Array.isArray(fromFile) ? fromFile : [fromFile];
+        values[flag.name] = list.map((v) => typed(flag, v, sources[flag.name]!) as string);
+      }
+      continue;
+    }
     if (fromArgv !== undefined && !Array.isArray(fromArgv)) {
       sources[flag.name] = `--${flag.name}`;
       values[flag.name] = typed(flag, fromArgv, sources[flag.name]!);

@@ -159,6 +159,7 @@ export function resolveServeSettings(
       prometheusNoAuth: flag['prometheus-no-auth'] === true,
       ...(typeof flag.log === 'string' ? { log: flag.log } : {}),
       ...(tls ? { tls } : {}),
+      ...(Array.isArray(flag['trusted-proxy']) && flag['trusted-proxy'].length ? { trustedProxies: flag['trusted-proxy'] } : {}),
       verifyUpload: flag['no-verify-upload'] !== true,
     },
   };
@@ -219,9 +220,10 @@ function authOptions(flag: Record<string, unknown>, dataPath: string, cwd: strin
 function tlsOptions(flag: Record<string, unknown>, dataPath: string, cwd: string): ServerOptions['tls'] {
   const cert = typeof flag['tls-cert'] === 'string' ? flag['tls-cert'] : undefined;
   const key = typeof flag['tls-key'] === 'string' ? flag['tls-key'] : undefined;
+  const clientCa = typeof flag['tls-client-ca'] === 'string' ? flag['tls-client-ca'] : undefined;
   if (flag.tls !== true) {
-    if (cert || key) {
-      throw new ConfigError(ConfigErrorCode.TLS_SETUP, '--tls-cert and --tls-key require --tls', { hint: 'Add --tls.' });
+    if (cert || key || clientCa) {
+      throw new ConfigError(ConfigErrorCode.TLS_SETUP, '--tls-cert, --tls-key and --tls-client-ca require --tls', { hint: 'Add --tls.' });
     }
     return undefined;
   }
@@ -233,6 +235,7 @@ function tlsOptions(flag: Record<string, unknown>, dataPath: string, cwd: string
     cert: path.resolve(cwd, cert ?? path.join(dataPath, 'public_key')),
     key: path.resolve(cwd, key ?? path.join(dataPath, 'private_key')),
     minVersion,
+    ...(clientCa ? { clientCa: path.resolve(cwd, clientCa) } : {}),
   };
 }
 

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PolicyOptions } from '../policies/index.js';
 import { ownsPath } from '../policies/private-repos.js';
 import { privateReposFor } from '../policies/settings.js';
 import { parseBasicAuth } from './basic.js';
 import { HtpasswdFile } from './htpasswd.js';
+import { withClientCert, type Authenticate } from './client-cert.js';
 
 export type AuthOptions =
   | { kind: 'none' }
@@ -21,14 +22,13 @@ export interface AuthServerOptions extends PolicyOptions {
   auth: AuthOptions;
   prometheus?: boolean;
   prometheusNoAuth?: boolean;
+  /** With `clientCa` (--tls-client-ca), the client certificate's CN is the user (client-cert.ts). */
+  tls?: { clientCa?: string };
 }
 
 /** The path /metrics is served at (metrics.ts). */
 export const METRICS_PATH = '/metrics';
 const pathOf = (url: string) => url.split('?', 1)[0]!;
-
-/** Who sent a request: a user name, `null` for nobody (401), `undefined` with --no-auth. */
-type Authenticate = (request: FastifyRequest) => Promise<string | null | undefined>;
 
 /**
  * Authentication as the first onRequest hook (before any body is read): Basic auth
@@ -38,12 +38,13 @@ type Authenticate = (request: FastifyRequest) => Promise<string | null | undefin
  * The htpasswd file is reloaded when it changes and on SIGHUP.
  */
 export async function registerAuth(app: FastifyInstance, options: AuthServerOptions): Promise<void> {
-  const authenticate = await authenticator(app, options.auth);
+  const byAuth = await authenticator(app, options.auth);
+  const authenticate = options.tls?.clientCa !== undefined ? withClientCert(byAuth) : byAuth;
   if (!app.hasRequestDecorator('user')) app.decorateRequest('user', undefined);
   const metricsOpen = options.prometheus === true && options.prometheusNoAuth === true;
   // --no-auth: nobody to authenticate and no private repositories to enforce (they need a
-  // user): no hook at all, so requests do not pay for one.
-  if (options.auth.kind === 'none') return;
+  // user): no hook at all, so requests do not pay for one. A client certificate is a user.
+  if (options.auth.kind === 'none' && options.tls?.clientCa === undefined) return;
 
   app.addHook('onRequest', async (request, reply) => {
     const path = pathOf(request.url);
