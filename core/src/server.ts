@@ -8,6 +8,7 @@ import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerMetrics } from './metrics.js';
 import { registerAccessLog } from './access-log.js';
 import { tlsServerOptions } from './tls.js';
+import { transportFastifyOptions, type TransportSetup } from './transports/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,6 +45,8 @@ export interface ServerOptions extends PolicyOptions {
   tls?: TlsOptions;
   /** The active backend plugin's own Fastify plugin, if it has one. */
   backendPlugin?: FastifyPluginAsync | FastifyPluginCallback;
+  /** How requests arrive (HTTP/2, stdio); plain HTTP/1.1 listeners when omitted. */
+  transport?: TransportSetup;
 }
 
 /**
@@ -58,7 +61,6 @@ export const IDLE_CONNECTION_TIMEOUT_MS = 5 * 60_000;
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    ...(options.tls ? { https: await tlsServerOptions(options.tls) } : {}),
     // restic's paths: a repository path, a type and a 64-char name.
     routerOptions: { maxParamLength: 1024 },
     logController: new LogController({ disableRequestLogging: true }),
@@ -68,6 +70,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     forceCloseConnections: 'idle',
     connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
     return503OnClosing: true,
+    ...transportFastifyOptions(options.transport, options.tls ? await tlsServerOptions(options.tls) : undefined),
   }) as unknown as FastifyInstance;
 
   await registerAccessLog(app, options);

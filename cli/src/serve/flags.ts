@@ -43,6 +43,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'log', kind: 'string', placeholder: 'file', description: 'write HTTP requests in the combined log format to the specified filename (use "-" for logging to stdout)' },
   { name: 'no-verify-upload', kind: 'boolean', description: 'do not verify the integrity of uploaded data. DO NOT enable unless the rest-server runs on a very low-power device' },
   { name: 'debug', kind: 'boolean', description: 'output debug messages' },
+  { name: 'stdio', kind: 'boolean', description: "serve one HTTP/2 connection on standard input/output, for restic's rclone backend (-o rclone.program=...); the last argument names the repository" },
+  { name: 'b2-hard-delete', kind: 'boolean', description: "accepted for rclone's argument shape (restic's default rclone.args); has no effect" },
   { name: 'backend', kind: 'string', placeholder: 'name', description: 'storage backend: a type (local, drime: package pyrestserver-backend-<type>), an npm package name or a path', default: 'local' },
   { name: 'backend-config', kind: 'string', placeholder: 'name', description: 'use the named backend saved with `pyrestserver config add`' },
   { name: 'config', kind: 'string', placeholder: 'file', description: 'config file', defaultText: 'searched: pyrestserver.config.*, .pyrestserverrc*, package.json' },

@@ -8,6 +8,8 @@ import pretty from 'pino-pretty';
 
 export interface LoggerOptions {
   debug: boolean;
+  /** The level without --debug; default info. */
+  quietLevel?: 'info' | 'warn';
   /** Option names to redact (the backend's `x-secret` options: snake_case, checked at plugin load). */
   secretKeys: readonly string[];
   /** Human-readable output; default: when stdout is a TTY. */
@@ -23,7 +25,7 @@ export function createLogger(options: LoggerOptions): Logger {
     'headers.authorization',
     ...keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
   ];
-  const base = { level: options.debug ? 'debug' : 'info', redact: { paths, censor: '[secret]' } };
+  const base = { level: options.debug ? 'debug' : (options.quietLevel ?? 'info'), redact: { paths, censor: '[secret]' } };
   const usePretty = options.pretty ?? process.stdout.isTTY === true;
   if (usePretty) return pino(base, pretty({ colorize: true, sync: true, destination: 1 }));
   if (!options.destination) keepServingWithoutStdout();

@@ -14,6 +14,7 @@ import {
   type LoadedBackend, type LoadedConfigFile, type NamedBackend, type ServerOptions,
 } from '@pyrestserver/core';
 import { pluginSearchPaths } from '../plugin-search.js';
+import { stdioSettings, type StdioSettings } from './stdio-settings.js';
 import { envNameOf, parseFlags, peekFlags, resolveFlags, SERVE_FLAGS, type FlagSpec, type ResolvedFlags } from './flags.js';
 
 export interface PreparedServe {
@@ -42,6 +43,8 @@ export interface ServeSettings {
   server: Omit<ServerOptions, 'provider' | 'logger' | 'backendPlugin'>;
   /** The config file used, if any. */
   configFile?: string;
+  /** `--stdio`: one connection on stdin/stdout instead of `listen`. */
+  stdio?: StdioSettings;
 }
 
 interface Context {
@@ -115,12 +118,8 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
 /** Step 2: parse every flag and merge all sources into validated settings. */
 export function resolveServeSettings(prepared: PreparedServe, args: readonly string[], { env, cwd }: Context): ServeSettings {
   const { values: argv, positionals } = parseFlags(args, prepared.flags);
-  const extra = positionals.filter((p) => p !== 'serve');
-  if (extra.length > 0 || positionals.length !== 1) {
-    throw new ConfigError(ConfigErrorCode.USAGE, `serve takes no arguments, got: ${extra.join(' ')}`, {
-      hint: 'See `pyrestserver serve --help`.',
-    });
-  }
+  // `serve restic ...`: rclone's argument shape (restic's default rclone.args).
+  const words = positionals.slice(positionals[1] === 'restic' ? 2 : 1);
   const { configFile, backend } = prepared;
   const serveFlags = prepared.flags.filter((f) => !f.noEnv);
   const resolved = resolveFlags(serveFlags, {
@@ -129,13 +128,19 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
     ...(configFile ? { file: { values: configFile.config.serve ?? {}, filepath: configFile.filepath } } : {}),
   });
   const flag = resolved.values;
+  const stdio = flag.stdio === true ? stdioSettings(words, resolved, env) : undefined;
+  if (!stdio && words.length > 0) {
+    throw new ConfigError(ConfigErrorCode.USAGE, `serve takes no arguments, got: ${words.join(' ')}`, {
+      hint: 'See `pyrestserver serve --help` (a repository argument goes with --stdio).',
+    });
+  }
 
   const { options: backendOptions, sources } = backendOptionsFrom(prepared, argv, env, resolved);
   const options = validateOptions(backend.plugin, backendOptions, { source: sources });
   const secrets = secretKeys(backend.plugin.optionsSchema);
 
   const dataPath = path.resolve(cwd, typeof options.path === 'string' ? options.path : String(flag.path));
-  const tls = tlsOptions(flag, dataPath, cwd);
+  const tls = stdio ? undefined : tlsOptions(flag, dataPath, cwd);
   const config = configFile?.config;
   return {
     backend,
@@ -146,14 +151,16 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
     debug: flag.debug === true,
     groupAccessible: flag['group-accessible-repos'] === true,
     ...(configFile ? { configFile: configFile.filepath } : {}),
+    ...(stdio ? { stdio } : {}),
     server: {
-      auth: authOptions(flag, dataPath, cwd),
+      // Over stdio the client is whoever started the process (restic itself, or ssh's key check).
+      auth: stdio ? { kind: 'none' } : authOptions(flag, dataPath, cwd),
       appendOnly: flag['append-only'] === true,
       privateRepos: flag['private-repos'] === true,
       ...(typeof flag['max-size'] === 'number' ? { maxSize: flag['max-size'] } : {}),
       ...(config?.users ? { users: config.users } : {}),
       ...(config?.repos ? { repos: config.repos } : {}),
-      prometheus: flag.prometheus === true,
+      prometheus: !stdio && flag.prometheus === true,
       prometheusNoAuth: flag['prometheus-no-auth'] === true,
       ...(typeof flag.log === 'string' ? { log: flag.log } : {}),
       ...(tls ? { tls } : {}),
