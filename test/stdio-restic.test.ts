@@ -3,15 +3,17 @@
 // connection on its standard input and output. The whole workflow on the local backend,
 // rclone's own argument shape, refused remotes, policies, and a client killed mid-upload.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI_BIN, ensureBuilt } from './support/cli.js';
-import { RESTIC_BIN, RESTIC_PASSWORD, type ResticResult } from './support/restic.js';
-import { h2Request, resticStdio, spawnStdio, type StdioRestic } from './support/stdio.js';
+import { ensureBuilt } from './support/cli.js';
+import type { ResticResult } from './support/restic.js';
+import {
+  assertRepositoryWhole, filesUnder, h2Request, killResticMidUpload, pidRecordingProgram, resticStdio, spawnStdio,
+  type StdioRestic,
+} from './support/stdio.js';
 import { removeDir, tempDir } from './support/tmp.js';
-import { hashFile, hashTree, makeTree, writeRandomFile } from './support/tree.js';
+import { hashTree, makeTree, writeRandomFile } from './support/tree.js';
 
 let work: string;
 before(async () => {
@@ -23,30 +25,6 @@ after(() => removeDir(work));
 function ok(result: ResticResult, what: string): ResticResult {
   assert.equal(result.code, 0, `restic ${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   return result;
-}
-
-/** Every file below `dir`, relative. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const parent = (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path;
-    out.push(join(parent, entry.name).slice(dir.length + 1));
-  }
-  return out.sort();
-}
-
-/** No temporary upload file is left and every stored file (but config) is named by its SHA-256. */
-async function assertRepositoryWhole(repoDir: string): Promise<number> {
-  const files = await filesUnder(repoDir);
-  for (const rel of files) {
-    assert.ok(!rel.split('/').at(-1)!.startsWith('.'), `temporary or hidden file left: ${rel}`);
-    if (rel === 'config') continue;
-    const m = /^(?:data\/[0-9a-f]{2}|keys|locks|snapshots|index)\/([0-9a-f]{64})$/.exec(rel);
-    assert.ok(m, `unexpected file ${rel}`);
-    assert.equal(await hashFile(join(repoDir, rel)), m[1], `content of ${rel}`);
-  }
-  return files.length;
 }
 
 describe('restic -o rclone.program=pyrestserver: the whole workflow on the local backend', () => {
@@ -149,6 +127,32 @@ describe('the connection', () => {
     await removeDir(data);
   });
 
+  it('SIGTERM keeps the connection for the client (its lock removal), then exit 0 when it closes', async () => {
+    const data = await tempDir('pyrs-stdio-signal-');
+    const server = spawnStdio(['--path', data, 'repo']);
+    assert.equal((await h2Request(server.session, { ':method': 'GET', ':path': '/file-1' })).status, 404);
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await h2Request(server.session, { ':method': 'GET', ':path': '/file-2' })).status, 404, 'still served after SIGTERM');
+    server.session.close();
+    server.child.stdin!.end();
+    assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stderr());
+    await removeDir(data);
+  });
+
+  it('a second signal drops the connection at once (exit 128+signal)', async () => {
+    const data = await tempDir('pyrs-stdio-signal2-');
+    const server = spawnStdio(['--path', data, 'repo']);
+    assert.equal((await h2Request(server.session, { ':method': 'GET', ':path': '/file-1' })).status, 404);
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    server.child.kill('SIGTERM');
+    assert.deepEqual(await server.exited, { code: 143, signal: null }, server.stderr());
+    assert.ok(Date.now() - started < 5000, 'well before the grace period ends');
+    await removeDir(data);
+  });
+
   it('request paths cannot leave the repository', async () => {
     const data = await tempDir('pyrs-stdio-paths-');
     ok(await resticStdio(['init'], { args: `serve --stdio --path ${data}`, remote: 'bob' }), 'init bob');
@@ -189,33 +193,11 @@ describe('a restic killed mid-upload', () => {
     const source = join(work, 'killed-source');
     await writeRandomFile(join(source, 'big-1.bin'), 'k1', 24 << 20);
     await writeRandomFile(join(source, 'big-2.bin'), 'k2', 24 << 20);
-    // A wrapper that records the server's pid (exec keeps it).
-    const pids = join(work, 'killed.pids');
-    const program = join(work, 'pyrestserver-pid.sh');
-    await writeFile(program, `#!/bin/sh\necho $$ >> ${pids}\nexec ${process.execPath} ${CLI_BIN} "$@"\n`);
-    await chmod(program, 0o755);
+    const { program, lastPid } = await pidRecordingProgram(work);
     const s = { program, args: `serve --stdio --path ${data}`, remote: 'k' };
     ok(await resticStdio(['init'], s), 'init');
-
-    const child = spawn(RESTIC_BIN, ['--no-cache', '-o', `rclone.program=${program}`, '-o', `rclone.args=${s.args}`, '-r', 'rclone:k', 'backup', source], {
-      env: { ...process.env, RESTIC_PASSWORD },
-      stdio: 'ignore',
-    });
     const repo = join(data, 'k');
-    const uploading = async () => (await filesUnder(repo)).some((f) => f.split('/').at(-1)!.startsWith('.pyrs-tmp.'));
-    let seen = false;
-    for (let i = 0; i < 600 && !seen && child.exitCode === null; i++) {
-      seen = await uploading();
-      if (!seen) await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.ok(seen, 'an upload was in progress');
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-
-    const serverPid = Number((await readFile(pids, 'utf8')).trim().split('\n').at(-1));
-    const alive = () => { try { process.kill(serverPid, 0); return true; } catch { return false; } };
-    for (let i = 0; i < 400 && alive(); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(!alive(), 'the server exited after its client died');
+    await killResticMidUpload(s, source, repo, lastPid);
     await assertRepositoryWhole(repo);
 
     ok(await resticStdio(['backup', source], s), 'backup after the kill');

@@ -2,11 +2,15 @@
  * restic's `rclone:` backend pointed at our CLI: restic starts `pyrestserver <args> <remote>`
  * for every command and speaks HTTP/2 over its standard input and output.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, type ClientHttp2Session } from 'node:http2';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { CLI_BIN, REPO_ROOT } from './cli.js';
-import { restic, type ResticOptions, type ResticResult } from './restic.js';
+import { restic, RESTIC_BIN, RESTIC_PASSWORD, type ResticOptions, type ResticResult } from './restic.js';
+import { hashFile } from './tree.js';
 
 export interface StdioRestic {
   /** `rclone.program` (default: the built CLI). */
@@ -78,3 +82,71 @@ export function h2Request(
     if (body !== undefined) req.end(body);
   });
 }
+
+/** Every file below `dir`, relative, sorted. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const parent = (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path;
+    out.push(join(parent, entry.name).slice(dir.length + 1));
+  }
+  return out.sort();
+}
+
+/** No temporary or partial file: each stored file (but config) is named by its SHA-256. Returns the count. */
+export async function assertRepositoryWhole(repoDir: string): Promise<number> {
+  const files = await filesUnder(repoDir);
+  for (const rel of files) {
+    if (rel === 'config') continue;
+    const m = /^(?:data\/[0-9a-f]{2}|keys|locks|snapshots|index)\/([0-9a-f]{64})$/.exec(rel);
+    assert.ok(m, `unexpected file (temporary or partial?) ${rel}`);
+    assert.equal(await hashFile(join(repoDir, rel)), m[1], `content of ${rel}`);
+  }
+  return files.length;
+}
+
+/**
+ * An executable `pyrestserver` in `dir` that appends its pid to `pids` and execs the CLI
+ * (same pid), so a test can wait for the server that restic or sshd started to exit.
+ */
+export async function pidRecordingProgram(dir: string): Promise<{ program: string; lastPid(): Promise<number> }> {
+  const pids = join(dir, 'server.pids');
+  const program = join(dir, 'pyrestserver');
+  await writeFile(pids, '');
+  await writeFile(program, `#!/bin/sh\necho $$ >> ${pids}\nexec ${process.execPath} ${CLI_BIN} "$@"\n`);
+  await chmod(program, 0o755);
+  return { program, lastPid: async () => Number((await readFile(pids, 'utf8')).trim().split('\n').at(-1)) };
+}
+
+/**
+ * Start `restic backup source` through the rclone backend, SIGKILL it while an upload is
+ * in progress (a temporary file exists in `repoDir`), and wait for the server (its pid from
+ * `lastPid`) to exit. The caller then checks the repository.
+ */
+export async function killResticMidUpload(s: StdioRestic, source: string, repoDir: string, lastPid: () => Promise<number>): Promise<void> {
+  const args = ['--no-cache', '-o', `rclone.program=${s.program ?? CLI_BIN}`, ...(s.args !== undefined ? ['-o', `rclone.args=${s.args}`] : []), '-r', `rclone:${s.remote}`, 'backup', source];
+  const child = spawn(RESTIC_BIN, args, { env: { ...process.env, RESTIC_PASSWORD }, stdio: 'ignore' });
+  const uploading = async () => (await filesUnder(repoDir)).some((f) => f.split('/').at(-1)!.startsWith('.pyrs-tmp.'));
+  let seen = false;
+  for (let i = 0; i < 1000 && !seen && child.exitCode === null; i++) {
+    seen = await uploading();
+    if (!seen) await sleep(20);
+  }
+  assert.ok(seen, 'an upload was in progress');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const pid = await lastPid();
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 600 && alive(); i++) await sleep(25);
+  assert.ok(!alive(), 'the server exited when its client went away');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
