@@ -9,4 +9,4 @@ export type { Access, Operation, Policy } from './policies/types.js';
 export { createServer, type ServerOptions, type TlsOptions } from './server.js';
 export { listen } from './listen.js';
 export type { Logger } from 'pino';
-export { parseRepositoryPath, stdioTransport, confineUrl, type StdioTransport, type TransportSetup } from './transports/index.js';
+export { h2ListenerTransport, parseRepositoryPath, stdioTransport, confineUrl, type StdioTransport, type TransportSetup } from './transports/index.js';

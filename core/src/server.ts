@@ -61,6 +61,7 @@ export const IDLE_CONNECTION_TIMEOUT_MS = 5 * 60_000;
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.tls ? { https: await tlsServerOptions(options.tls) } : {}),
     // restic's paths: a repository path, a type and a 64-char name.
     routerOptions: { maxParamLength: 1024 },
     logController: new LogController({ disableRequestLogging: true }),
@@ -70,7 +71,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     forceCloseConnections: 'idle',
     connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
     return503OnClosing: true,
-    ...transportFastifyOptions(options.transport, options.tls ? await tlsServerOptions(options.tls) : undefined),
+    ...transportFastifyOptions(options.transport),
   }) as unknown as FastifyInstance;
 
   await registerAccessLog(app, options);

@@ -38,6 +38,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'tls-cert', kind: 'string', placeholder: 'file', description: 'TLS certificate path', defaultText: '<path>/public_key' },
   { name: 'tls-key', kind: 'string', placeholder: 'file', description: 'TLS key path', defaultText: '<path>/private_key' },
   { name: 'tls-min-ver', kind: 'string', placeholder: 'version', description: 'TLS min version, one of (1.2|1.3)', default: '1.2' },
+  { name: 'http2', kind: 'boolean', description: 'offer HTTP/2 as well as HTTP/1.1: with --tls through ALPN (h2), without TLS as h2c with prior knowledge' },
   { name: 'prometheus', kind: 'boolean', description: 'enable Prometheus metrics' },
   { name: 'prometheus-no-auth', kind: 'boolean', description: 'disable auth for Prometheus /metrics endpoint' },
   { name: 'log', kind: 'string', placeholder: 'file', description: 'write HTTP requests in the combined log format to the specified filename (use "-" for logging to stdout)' },

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import {
-  ConfigError, ConfigErrorCode, describeOptions, envOptions, getBackendConfig, loadBackend, loadConfigFile,
+  ConfigError, ConfigErrorCode, describeOptions, h2ListenerTransport, envOptions, getBackendConfig, loadBackend, loadConfigFile,
   validateOptions, secretKeys,
   type LoadedBackend, type LoadedConfigFile, type NamedBackend, type ServerOptions,
 } from '@pyrestserver/core';
@@ -164,6 +164,7 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
       prometheusNoAuth: flag['prometheus-no-auth'] === true,
       ...(typeof flag.log === 'string' ? { log: flag.log } : {}),
       ...(tls ? { tls } : {}),
+      ...(flag.http2 === true && !stdio ? { transport: h2ListenerTransport() } : {}),
       verifyUpload: flag['no-verify-upload'] !== true,
     },
   };

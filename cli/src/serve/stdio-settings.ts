@@ -15,7 +15,7 @@ export interface StdioSettings {
 }
 
 /** Flags of the network listener: an error with --stdio when given on the command line. */
-const LISTENER_FLAGS = ['listen', 'tls', 'tls-cert', 'tls-key', 'tls-min-ver', 'htpasswd-file', 'proxy-auth-username', 'prometheus', 'prometheus-no-auth'];
+const LISTENER_FLAGS = ['listen', 'tls', 'tls-cert', 'tls-key', 'tls-min-ver', 'htpasswd-file', 'proxy-auth-username', 'prometheus', 'prometheus-no-auth', 'http2'];
 
 export function stdioSettings(words: readonly string[], resolved: ResolvedFlags, env: NodeJS.ProcessEnv): StdioSettings {
   const bad = (message: string, hint: string) => new ConfigError(ConfigErrorCode.USAGE, message, { hint });

@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TransportSetup } from './types.js';
 import { H2_SERVER_OPTIONS, widenSessionWindow } from './h2-settings.js';
 import { encodeRepositoryPath } from './repo-path.js';
+import { addCloseIdleConnections } from './h2-listener.js';
 
 export interface StdioTransportOptions {
   /** The repository the client's `/` is (`alice/laptop`; '' for the root), checked with parseRepositoryPath. */
@@ -50,10 +51,13 @@ export function stdioTransport(options: StdioTransportOptions): StdioTransport {
 
   return {
     setup: {
-      http2: true,
       // No session timeout: restic keeps its one connection for the whole command and may
       // be quiet for minutes (scanning unchanged files); a closed pipe cannot be reopened.
-      serverFactory: (handler) => createServer(H2_SERVER_OPTIONS, handler as never),
+      serverFactory: (handler) => {
+        const server = createServer(H2_SERVER_OPTIONS, handler as never);
+        addCloseIdleConnections(server);
+        return server;
+      },
       rewriteUrl: (req) => confineUrl(options.repo, req.url),
     },
 
