@@ -98,7 +98,7 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
     flags.push({
       name,
       kind: option.type === 'boolean' ? 'boolean' : 'string',
-      placeholder: option.type,
+      placeholder: option.valueText,
       description: `${backend.plugin.type}: ${option.description ?? option.key}${notes.length ? ` [${notes.join(', ')}]` : ''}`,
       ...(option.default !== undefined ? { default: option.default as string | number | boolean } : {}),
       ...(option.type.endsWith('[]') ? { multiple: true } : {}),
@@ -116,10 +116,13 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
 }
 
 /** Step 2: parse every flag and merge all sources into validated settings. */
-export function resolveServeSettings(prepared: PreparedServe, args: readonly string[], { env, cwd }: Context): ServeSettings {
+export function resolveServeSettings(
+  prepared: PreparedServe, args: readonly string[], { env, cwd }: Context, command = 'serve',
+): ServeSettings {
   const { values: argv, positionals } = parseFlags(args, prepared.flags);
   // `serve restic ...`: rclone's argument shape (restic's default rclone.args).
-  const words = positionals.slice(positionals[1] === 'restic' ? 2 : 1);
+  const words = positionals.slice(command === 'serve' && positionals[1] === 'restic' ? 2 : 1);
+  if (positionals[0] !== command) words.unshift(...positionals.slice(0, 1));
   const { configFile, backend } = prepared;
   const serveFlags = prepared.flags.filter((f) => !f.noEnv);
   const resolved = resolveFlags(serveFlags, {
@@ -128,10 +131,10 @@ export function resolveServeSettings(prepared: PreparedServe, args: readonly str
     ...(configFile ? { file: { values: configFile.config.serve ?? {}, filepath: configFile.filepath } } : {}),
   });
   const flag = resolved.values;
-  const stdio = flag.stdio === true ? stdioSettings(words, resolved, env) : undefined;
+  const stdio = command === 'serve' && flag.stdio === true ? stdioSettings(words, resolved, env) : undefined;
   if (!stdio && words.length > 0) {
-    throw new ConfigError(ConfigErrorCode.USAGE, `serve takes no arguments, got: ${words.join(' ')}`, {
-      hint: 'See `pyrestserver serve --help` (a repository argument goes with --stdio).',
+    throw new ConfigError(ConfigErrorCode.USAGE, `${command} takes no arguments, got: ${words.join(' ')}`, {
+      hint: `See \`pyrestserver ${command} --help\`${command === 'serve' ? ' (a repository argument goes with --stdio)' : ''}.`,
     });
   }
 
