@@ -1,10 +1,13 @@
 // The Drime backend through `serve --stdio` (restic's rclone backend): a new server process
 // per restic command, each talking to the same (emulated) Drime account. The remote names
 // the repository's folder path in Drime. init, backup, check --read-data, byte-identical
-// restore, forget --prune; deletes really delete; the API key never reaches restic's output.
+// restore, forget --prune; deletes really delete; a saved backend (--backend-config); the API
+// key never reaches restic's output.
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { obscure } from '@pyrestserver/core';
 import { DrimeEmulator } from '../plugins/backend-drime/test/support/emulator.js';
 import { ensureBuilt } from './support/cli.js';
 import type { ResticResult } from './support/restic.js';
@@ -68,6 +71,20 @@ describe('restic -o rclone.program=pyrestserver with --backend drime', () => {
     assert.ok(files() < before, `prune removed nothing (${before} -> ${files()})`);
     assert.equal(emulator.trashed().length, 0, 'deleted files went to the trash');
     assert.match((await run(['check', '--read-data'], 'check after prune')).stdout, /no errors were found/);
+  });
+
+  it('--backend-config NAME (backends.toml) and the same through PYRESTSERVER_BACKEND_CONFIG with rclone\'s default args', async () => {
+    const configDir = join(work, 'config');
+    await mkdir(configDir, { recursive: true });
+    await writeFile(join(configDir, 'backends.toml'), `[mydrime]\ntype = "drime"\napi_key = "${obscure(emulator.apiKey)}"\napi_url = "${emulator.url}"\n`);
+    const saved: StdioRestic = { args: 'serve --stdio --backend-config mydrime', remote: 'backups/laptop', env: { PYRESTSERVER_CONFIG_DIR: configDir } };
+    const listed = ok(await resticStdio(['--json', 'snapshots'], saved), 'snapshots via --backend-config');
+    assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1);
+    ok(await resticStdio(['backup', '--force', '.'], saved, { cwd: source }), 'backup via --backend-config');
+    const shaped: StdioRestic = { remote: 'backups/laptop', env: { PYRESTSERVER_CONFIG_DIR: configDir, PYRESTSERVER_BACKEND_CONFIG: 'mydrime' } };
+    const again = ok(await resticStdio(['--json', 'snapshots'], shaped), "snapshots with restic's default rclone.args");
+    assert.equal((JSON.parse(again.stdout) as unknown[]).length, 2);
+    outputs.push(listed.stderr, again.stderr);
   });
 
   it('the API key never appears in what restic printed (the server logs to its stderr)', () => {
