@@ -24,3 +24,4 @@ export { listen } from './listen.js';
 export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';
 export { reloadSettings, type SettingsReload } from './policies/reload.js';
+export { h2ListenerTransport, parseRepositoryPath, stdioTransport, confineUrl, type StdioTransport, type TransportSetup } from './transports/index.js';

@@ -8,6 +8,7 @@ import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerAccessLog } from './access-log.js';
 import { registerTlsReload, tlsServerOptions } from './tls.js';
 import { registerForwarded, trustedProxies } from './trusted-proxy.js';
+import { transportFastifyOptions, type TransportSetup } from './transports/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,6 +57,8 @@ export interface ServerOptions extends PolicyOptions {
   trustedProxies?: readonly string[];
   /** The active backend plugin's own Fastify plugin, if it has one. */
   backendPlugin?: FastifyPluginAsync | FastifyPluginCallback;
+  /** How requests arrive (HTTP/2, stdio); plain HTTP/1.1 listeners when omitted. */
+  transport?: TransportSetup;
 }
 
 /**
@@ -86,6 +89,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     forceCloseConnections: 'idle',
     connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
     return503OnClosing: true,
+    ...transportFastifyOptions(options.transport),
   }) as unknown as FastifyInstance;
 
   if (trusted) registerForwarded(app, trusted);

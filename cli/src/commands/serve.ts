@@ -1,13 +1,13 @@
 import type { CAC } from 'cac';
 import { constants } from 'node:os';
 import {
-  ConfigError, ConfigErrorCode, createServer, listen,
-  type Logger, type StorageProvider,
+  ConfigError, ConfigErrorCode, createServer, listen, type StorageProvider,
 } from '@pyrestserver/core';
 import { helpOf, SERVE_FLAGS, usageOf, type FlagSpec } from '../serve/flags.js';
 import { prepareServe, resolveServeSettings, type PreparedServe, type ServeSettings } from '../serve/settings.js';
 import { createLogger } from '../serve/logger.js';
 import { listenForHangup, type Reloadable } from '../serve/reload.js';
+import { isConfigError, startBackend } from '../serve/backend.js';
 
 export interface ServeCommand {
   /** Load the config file and the backend plugin, and add the backend's option flags (before the final parse). */
@@ -41,7 +41,9 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
 
   command.action(async () => {
     if (!prepared) prepared = await prepareServe(cli.rawArgs.slice(2), context);
-    return runServer(resolveServeSettings(prepared, cli.rawArgs.slice(2), context));
+    const settings = resolveServeSettings(prepared, cli.rawArgs.slice(2), context);
+    if (settings.stdio) return (await import('../serve/stdio.js')).runStdio(settings, settings.stdio);
+    return runServer(settings);
   });
 
   return {
@@ -145,21 +147,8 @@ async function closeGracefully(app: Awaited<ReturnType<typeof createServer>>): P
   }
 }
 
-/** The backend's provider; a failure becomes BACKEND_START with the backend's secrets masked. */
-export async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
-  const { plugin } = settings.backend;
-  try {
-    return await plugin.create(settings.backendOptions, {
-      logger: logger.child({ backend: plugin.type }),
-      groupAccessible: settings.groupAccessible,
-    });
-  } catch (err) {
-    if (isConfigError(err)) throw err;
-    const mask = (text: string) => settings.secretValues.reduce((t, secret) => t.split(secret).join('[secret]'), text);
-    const message = mask((err as Error)?.message ?? String(err));
-    throw new ConfigError(ConfigErrorCode.BACKEND_START, `the ${plugin.type} backend failed to start: ${message}`);
-  }
-}
+/** Kept here for the commands that start a backend as serve does (repos). */
+export { startBackend } from '../serve/backend.js';
 
 async function listenOn(app: Parameters<typeof listen>[0], spec: string): Promise<string> {
   try {
@@ -172,10 +161,6 @@ async function listenOn(app: Parameters<typeof listen>[0], spec: string): Promis
     });
   }
 }
-
-/** By code, not class: a plugin may bring its own copy of @pyrestserver/core. */
-const CONFIG_CODES = new Set<string>(Object.values(ConfigErrorCode));
-const isConfigError = (err: unknown) => CONFIG_CODES.has((err as { code?: string } | null)?.code ?? '');
 
 function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

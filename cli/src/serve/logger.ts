@@ -9,6 +9,8 @@ import type PinoPretty from 'pino-pretty';
 
 export interface LoggerOptions {
   debug: boolean;
+  /** The level without --debug; default info. */
+  quietLevel?: 'info' | 'warn';
   /** Option names to redact (the backend's `x-secret` options: snake_case, checked at plugin load). */
   secretKeys: readonly string[];
   /** Human-readable output; default: when stdout is a TTY. */
@@ -24,7 +26,7 @@ export function createLogger(options: LoggerOptions): Logger {
     'headers.authorization',
     ...keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
   ];
-  const base = { level: options.debug ? 'debug' : 'info', redact: { paths, censor: '[secret]' } };
+  const base = { level: options.debug ? 'debug' : (options.quietLevel ?? 'info'), redact: { paths, censor: '[secret]' } };
   const usePretty = options.pretty ?? process.stdout.isTTY === true;
   if (usePretty) {
     // Loaded only for a terminal: it is a large share of start-up otherwise.

@@ -9,11 +9,12 @@
  */
 import path from 'node:path';
 import {
-  ConfigError, ConfigErrorCode, describeOptions, envOptions, getBackendConfig, loadBackend, loadConfigFile,
+  ConfigError, ConfigErrorCode, describeOptions, h2ListenerTransport, envOptions, getBackendConfig, loadBackend, loadConfigFile,
   validateOptions, secretKeys,
   type LoadedBackend, type LoadedConfigFile, type NamedBackend, type ServerOptions,
 } from '@pyrestserver/core';
 import { pluginSearchPaths } from '../plugin-search.js';
+import { stdioSettings, type StdioSettings } from './stdio-settings.js';
 import { envNameOf, parseFlags, peekFlags, resolveFlags, SERVE_FLAGS, type FlagSpec, type ResolvedFlags } from './flags.js';
 
 export interface PreparedServe {
@@ -42,6 +43,8 @@ export interface ServeSettings {
   server: Omit<ServerOptions, 'provider' | 'logger' | 'backendPlugin'>;
   /** The config file used, if any. */
   configFile?: string;
+  /** `--stdio`: one connection on stdin/stdout instead of `listen`. */
+  stdio?: StdioSettings;
 }
 
 interface Context {
@@ -117,12 +120,9 @@ export function resolveServeSettings(
   prepared: PreparedServe, args: readonly string[], { env, cwd }: Context, command = 'serve',
 ): ServeSettings {
   const { values: argv, positionals } = parseFlags(args, prepared.flags);
-  const extra = positionals.filter((p) => p !== command);
-  if (extra.length > 0 || positionals.length !== 1) {
-    throw new ConfigError(ConfigErrorCode.USAGE, `${command} takes no arguments, got: ${extra.join(' ')}`, {
-      hint: `See \`pyrestserver ${command} --help\`.`,
-    });
-  }
+  // `serve restic ...`: rclone's argument shape (restic's default rclone.args).
+  const words = positionals.slice(command === 'serve' && positionals[1] === 'restic' ? 2 : 1);
+  if (positionals[0] !== command) words.unshift(...positionals.slice(0, 1));
   const { configFile, backend } = prepared;
   const serveFlags = prepared.flags.filter((f) => !f.noEnv);
   const resolved = resolveFlags(serveFlags, {
@@ -131,13 +131,19 @@ export function resolveServeSettings(
     ...(configFile ? { file: { values: configFile.config.serve ?? {}, filepath: configFile.filepath } } : {}),
   });
   const flag = resolved.values;
+  const stdio = command === 'serve' && flag.stdio === true ? stdioSettings(words, resolved, env) : undefined;
+  if (!stdio && words.length > 0) {
+    throw new ConfigError(ConfigErrorCode.USAGE, `${command} takes no arguments, got: ${words.join(' ')}`, {
+      hint: `See \`pyrestserver ${command} --help\`${command === 'serve' ? ' (a repository argument goes with --stdio)' : ''}.`,
+    });
+  }
 
   const { options: backendOptions, sources } = backendOptionsFrom(prepared, argv, env, resolved);
   const options = validateOptions(backend.plugin, backendOptions, { source: sources });
   const secrets = secretKeys(backend.plugin.optionsSchema);
 
   const dataPath = path.resolve(cwd, typeof options.path === 'string' ? options.path : String(flag.path));
-  const tls = tlsOptions(flag, dataPath, cwd);
+  const tls = stdio ? undefined : tlsOptions(flag, dataPath, cwd);
   const config = configFile?.config;
   return {
     backend,
@@ -148,18 +154,21 @@ export function resolveServeSettings(
     debug: flag.debug === true,
     groupAccessible: flag['group-accessible-repos'] === true,
     ...(configFile ? { configFile: configFile.filepath } : {}),
+    ...(stdio ? { stdio } : {}),
     server: {
-      auth: authOptions(flag, dataPath, cwd),
+      // Over stdio the client is whoever started the process (restic itself, or ssh's key check).
+      auth: stdio ? { kind: 'none' } : authOptions(flag, dataPath, cwd),
       appendOnly: flag['append-only'] === true,
       privateRepos: flag['private-repos'] === true,
       ...(typeof flag['max-size'] === 'number' ? { maxSize: flag['max-size'] } : {}),
       ...(config?.users ? { users: config.users } : {}),
       ...(config?.repos ? { repos: config.repos } : {}),
-      prometheus: flag.prometheus === true,
+      prometheus: !stdio && flag.prometheus === true,
       prometheusNoAuth: flag['prometheus-no-auth'] === true,
       ...(typeof flag.log === 'string' ? { log: flag.log } : {}),
       ...(tls ? { tls } : {}),
       ...(Array.isArray(flag['trusted-proxy']) && flag['trusted-proxy'].length ? { trustedProxies: flag['trusted-proxy'] } : {}),
+      ...(flag.http2 === true && !stdio ? { transport: h2ListenerTransport() } : {}),
       verifyUpload: flag['no-verify-upload'] !== true,
     },
   };

@@ -18,7 +18,7 @@ export const RESERVED_OPTION_NAMES: readonly string[] = [
   'listen', 'no_auth', 'auth', 'htpasswd_file', 'proxy_auth_username', 'private_repos', 'append_only',
   'max_size', 'group_accessible_repos', 'tls', 'tls_cert', 'tls_key', 'tls_min_ver', 'tls_client_ca',
   'trusted_proxy', 'prometheus', 'prometheus_no_auth', 'log', 'no_verify_upload', 'verify_upload', 'debug',
-  'backend', 'backend_config', 'config', 'help', 'version', 'json',
+  'backend', 'backend_config', 'config', 'help', 'version', 'json', 'stdio', 'b2_hard_delete', 'http2',
 ];
 
 /**
