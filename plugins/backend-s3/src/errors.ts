@@ -35,8 +35,10 @@ export const isAbort = (err: unknown) => s3Name(err) === 'AbortError';
 export function describe(err: unknown): string {
   const name = s3Name(err);
   const status = s3Status(err);
-  const detail = status !== undefined ? `${name} (HTTP ${status})` : name;
-  const message = (err as SdkError | null)?.message;
+  // A reply without a body (HEAD) has no S3 error code: the SDK calls it Unknown.
+  const known = name !== 'Unknown' && name !== 'UnknownError';
+  const detail = status !== undefined ? (known ? `${name} (HTTP ${status})` : `HTTP ${status}`) : name;
+  const message = known ? (err as SdkError | null)?.message : undefined;
   // SDK messages are the store's <Message>; keep them short and free of anything signed.
   const safe = message && !/signature=|x-amz-|credential=/i.test(message) ? `: ${message.slice(0, 200)}` : '';
   return `${detail}${safe}`;
