@@ -34,9 +34,11 @@ export interface OpenedFile {
   /**
    * The file's bytes from `range.start` to `min(range.end, size - 1)`, or the whole file
    * without a range; empty when the range starts at or after the end (core then answers
-   * 416 and destroys it). It must error, not end early, when the backend fails mid-read.
+   * 416 and destroys a stream). A stream must error, not end early, when the backend fails
+   * mid-read. A provider that already holds the bytes (a small range read in one call) may
+   * give them as a Uint8Array: core sends them with the headers in one write.
    */
-  readonly body: Readable;
+  readonly body: Readable | Uint8Array;
 }
 
 export interface FileInfo {
