@@ -41,6 +41,23 @@ export interface S3ProviderParts {
   readonly logger: Logger;
 }
 
+/** Reads up to this many bytes are held in one buffer instead of streamed. */
+const SMALL_READ = 64 * 1024;
+
+async function collect(body: Readable, length: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw storageError(err, `GET ${what}`);
+  }
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== length) {
+    throw new StorageError(StorageErrorCode.BACKEND_UNAVAILABLE, `S3 GET ${what}: ${bytes.length} of ${length} bytes arrived`);
+  }
+  return bytes;
+}
+
 const label = (ref: FileRef) => `${ref.repo === '' ? '' : `${ref.repo}/`}${ref.type === 'config' ? 'config' : `${ref.type}/${ref.name}`}`;
 const repoLabel = (repo: string) => (repo === '' ? 'repository /' : `repository ${repo}`);
 
@@ -95,7 +112,8 @@ export class S3Provider implements StorageProvider {
   }
 
   async read(ref: FileRef, range?: ByteRange): Promise<Readable> {
-    return (await this.open(ref, range)).body;
+    const { body } = await this.open(ref, range);
+    return body instanceof Uint8Array ? Readable.from([body]) : body;
   }
 
   async open(ref: FileRef, range?: ByteRange): Promise<OpenedFile> {
@@ -106,7 +124,7 @@ export class S3Provider implements StorageProvider {
       reply = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(header ? { Range: header } : {}) }));
     } catch (err) {
       // A range starting at or past the end (an empty file has no byte 0): the size, and no bytes.
-      if (isInvalidRange(err)) return { size: (await this.stat(ref)).size, body: Readable.from([]) };
+      if (isInvalidRange(err)) return { size: (await this.stat(ref)).size, body: Buffer.alloc(0) };
       throw storageError(err, `GET ${label(ref)}`);
     }
     const body = reply.Body as Readable | undefined;
@@ -116,7 +134,12 @@ export class S3Provider implements StorageProvider {
       throw new StorageError(StorageErrorCode.INTERNAL, `S3 GET ${label(ref)}: the store ignored the Range header`);
     }
     const size = total !== undefined ? Number(total) : (reply.ContentLength ?? 0);
-    return { size, body: body ?? Readable.from([]) };
+    if (!body) return { size, body: Buffer.alloc(0) };
+    // Small reads (most of restic's: headers, index and tree blobs) are collected, so core
+    // sends them with the reply's headers in one write; larger ones stream.
+    const length = reply.ContentLength;
+    if (length !== undefined && length <= SMALL_READ) return { size, body: await collect(body, length, label(ref)) };
+    return { size, body };
   }
 
   async write(ref: FileRef, body: Readable, size: number): Promise<void> {

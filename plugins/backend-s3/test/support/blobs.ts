@@ -36,7 +36,8 @@ export async function readAll(provider: StorageProvider, ref: FileRef): Promise<
   return Buffer.concat(chunks);
 }
 
-export async function drain(stream: Readable): Promise<Buffer> {
+export async function drain(stream: Readable | Uint8Array): Promise<Buffer> {
+  if (stream instanceof Uint8Array) return Buffer.from(stream);
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

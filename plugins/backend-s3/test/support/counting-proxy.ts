@@ -7,6 +7,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 
 export type Op =
   | 'ListObjectsV2'
+  | 'ListObjects'
   | 'GetObject'
   | 'HeadObject'
   | 'PutObject'
@@ -18,9 +19,13 @@ export type Op =
   | 'Other';
 
 export function classify(method: string, url: string): Op {
-  const query = new URL(url, 'http://x').searchParams;
+  const parsed = new URL(url, 'http://x');
+  const query = parsed.searchParams;
+  // Path-style: /bucket is the bucket, /bucket/key an object.
+  const onBucket = parsed.pathname.split('/').filter(Boolean).length <= 1;
   if (method === 'GET' && query.has('list-type')) return 'ListObjectsV2';
   if (method === 'GET' && query.has('uploads')) return 'Other';
+  if (method === 'GET' && onBucket) return 'ListObjects';
   if (method === 'GET') return 'GetObject';
   if (method === 'HEAD') return 'HeadObject';
   if (method === 'PUT' && query.has('partNumber')) return 'UploadPart';
