@@ -161,6 +161,14 @@ export class S3Provider implements StorageProvider {
         partSize: this.#parts.partSize,
         logger: this.#parts.logger,
         exists: () => this.#exists(key),
+        holds: async (data) => {
+          try {
+            const { body } = await this.open(ref);
+            return body instanceof Uint8Array && Buffer.from(body.buffer, body.byteOffset, body.byteLength).equals(data);
+          } catch {
+            return false;
+          }
+        },
       },
     );
   }

@@ -1,6 +1,7 @@
 /**
- * Streamed uploads: one PutObject with Content-Length up to the part size, multipart above
- * it. Nothing is held in memory beyond a chunk or two; the last chunk is released to the
+ * Uploads: up to 64 KiB read into memory and sent as one PutObject (retried like any
+ * request); above that streamed, one PutObject with Content-Length up to the part size,
+ * multipart above it. A streamed upload holds nothing in memory beyond a chunk or two; the last chunk is released to the
  * store only once the body has ended cleanly, so a body that fails its check at the end
  * (core's SHA-256 or byte count) never completes an object. Multipart uploads are aborted
  * on any failure.
@@ -17,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { StorageError, StorageErrorCode, type Logger } from '@pyrestserver/core';
 import { ChunkReader } from './chunk-reader.js';
-import { describe, storageError } from './errors.js';
+import { describe, isPreconditionFailed, storageError } from './errors.js';
 
 export interface UploadTarget {
   readonly bucket: string;
@@ -38,6 +39,8 @@ export interface UploadParts {
   readonly logger: Logger;
   /** Whether the key exists now (the check before completing a multipart upload). */
   readonly exists: () => Promise<boolean>;
+  /** Whether the key holds exactly these bytes (a small upload whose retry found it stored). */
+  readonly holds: (data: Buffer) => Promise<boolean>;
 }
 
 const short = () => new StorageError(StorageErrorCode.INCOMPLETE_BODY, 'request body is shorter than its Content-Length');
@@ -122,6 +125,24 @@ export async function upload(body: import('node:stream').Readable, target: Uploa
   }
 }
 
+/** Uploads up to this size are read into memory first: sent in one write, and retried by the SDK like any request. */
+export const BUFFERED_UPLOAD = 64 * 1024;
+
+/** The whole body (at most BUFFERED_UPLOAD bytes), once it ended cleanly with exactly `size` bytes. */
+async function collectExactly(reader: ChunkReader, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let count = 0;
+  for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
+    count += chunk.length;
+    if (count > size) throw long();
+    chunks.push(chunk);
+  }
+  if (count < size) throw short();
+  return Buffer.concat(chunks, size);
+}
+
+const retried = (err: unknown) => ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1;
+
 async function single(reader: ChunkReader, target: UploadTarget, parts: UploadParts): Promise<void> {
   if (!target.conditional && (await parts.exists())) throw existing(target);
   const command = (body: PassThrough | Buffer) =>
@@ -134,9 +155,15 @@ async function single(reader: ChunkReader, target: UploadTarget, parts: UploadPa
       ...(target.storageClass ? { StorageClass: target.storageClass as StorageClass } : {}),
     });
   try {
-    if (target.size === 0) {
-      if ((await reader.read()) !== null) throw long();
-      await parts.uploads.send(command(Buffer.alloc(0)));
+    if (target.size <= BUFFERED_UPLOAD) {
+      const data = await collectExactly(reader, target.size);
+      try {
+        await parts.client.send(command(data));
+      } catch (err) {
+        // A retry refused because an earlier attempt of ours landed (its reply was lost): stored.
+        if (isPreconditionFailed(err) && retried(err) && (await parts.holds(data))) return;
+        throw err;
+      }
       return;
     }
     await streamed(reader, target.size, true, (body, abortSignal) => parts.uploads.send(command(body), { abortSignal }));

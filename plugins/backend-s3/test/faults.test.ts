@@ -120,14 +120,34 @@ describe('store errors become statuses restic understands', () => {
     proxy.reset();
   });
 
-  it('an upload the store throttles is 503 at once (restic retries it), and nothing is stored', async () => {
+  it('a streamed upload (over 64 KiB) the store throttles is 503 at once (restic retries it), and nothing is stored', async () => {
+    const blob = randomBlob(200_000);
+    proxy.reset();
+    proxy.fail('PutObject', 503, 'SlowDown', 1);
+    await assert.rejects(p.write(blob.ref('r'), bodyOf(blob.data), 200_000), hasCode(StorageErrorCode.BACKEND_UNAVAILABLE));
+    assert.equal(proxy.counts.PutObject, 1, 'a streamed body is not retried by the provider');
+    await p.write(blob.ref('r'), bodyOf(blob.data), 200_000);
+    assert.deepEqual(await readAll(p, blob.ref('r')), blob.data);
+  });
+
+  it('a small upload (held in memory) is retried after throttling and stored', async () => {
     const blob = randomBlob(20_000);
     proxy.reset();
     proxy.fail('PutObject', 503, 'SlowDown', 1);
-    await assert.rejects(p.write(blob.ref('r'), bodyOf(blob.data), 20_000), hasCode(StorageErrorCode.BACKEND_UNAVAILABLE));
-    assert.equal(proxy.counts.PutObject, 1, 'a streamed body is not retried by the provider');
     await p.write(blob.ref('r'), bodyOf(blob.data), 20_000);
+    assert.equal(proxy.counts.PutObject, 2);
     assert.deepEqual(await readAll(p, blob.ref('r')), blob.data);
+  });
+
+  it('a small upload whose reply was lost: the retry meets 412, finds its own bytes, and succeeds', async () => {
+    const blob = randomBlob(30_000);
+    proxy.reset();
+    proxy.dropReply('PutObject', 1);
+    await p.write(blob.ref('r', 'snapshots'), bodyOf(blob.data), 30_000);
+    assert.equal(proxy.counts.PutObject, 2, 'the lost reply was retried');
+    assert.deepEqual(await readAll(p, blob.ref('r', 'snapshots')), blob.data);
+    // A real duplicate (no retry) is still refused.
+    await assert.rejects(p.write(blob.ref('r', 'snapshots'), bodyOf(blob.data), 30_000), hasCode(StorageErrorCode.ALREADY_EXISTS));
   });
 
   it('a store refusing for space (QuotaExceeded) is INSUFFICIENT_STORAGE (507)', async () => {

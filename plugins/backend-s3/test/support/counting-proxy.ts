@@ -39,6 +39,7 @@ export function classify(method: string, url: string): Op {
 
 interface Fault {
   op: Op;
+  /** An S3 error status, or 0: forward the request, then drop the connection instead of replying. */
   status: number;
   code: string;
   times: number;
@@ -75,6 +76,11 @@ export class CountingProxy {
     this.#faults.push({ op, status, code, times });
   }
 
+  /** Forward the next `times` requests of `op` to the store, then close the connection instead of replying (a lost reply). */
+  dropReply(op: Op, times = 1): void {
+    this.#faults.push({ op, status: 0, code: '', times });
+  }
+
   /** Hold every reply to `op` for `ms`. */
   delay(op: Op, ms: number): void {
     this.#delays.set(op, ms);
@@ -97,6 +103,19 @@ export class CountingProxy {
     this.counts[op] = (this.counts[op] ?? 0) + 1;
     this.log.push({ op, url: req.url ?? '/' });
     const fault = this.#faults.find((f) => f.op === op && f.times > 0);
+    if (fault && fault.status === 0) {
+      fault.times--;
+      const upstream = request(
+        { host: this.#target.hostname, port: this.#target.port, method: req.method, path: req.url, headers: req.headers },
+        (reply) => {
+          reply.resume();
+          reply.once('end', () => res.destroy());
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+      return;
+    }
     if (fault) {
       fault.times--;
       req.resume();
