@@ -72,7 +72,7 @@ export const optionsSchema: BackendOptionsSchema = {
       minimum: 0,
       maximum: 20,
       default: 4,
-      description: 'retries (with backoff) of a request after throttling (503 SlowDown, 429), 5xx or a dropped connection, before answering 503; uploads are retried by restic',
+      description: 'retries (with backoff) of a request after throttling (503 SlowDown, 429), 5xx or a dropped connection, before answering 503; streamed uploads (over 64 KiB) are left to restic to retry',
     },
     conditional_writes: {
       type: 'boolean',
