@@ -44,6 +44,12 @@ export interface OpenedFile {
 export interface FileInfo {
   readonly name: string;
   readonly size: number;
+  /**
+   * Optional: when the file was stored, in milliseconds since the epoch (a file's mtime, an
+   * object's LastModified). Only the per-repository statistics use it (the newest snapshot's
+   * time in /metrics and `pyrestserver repos`); listings sent to restic never carry it.
+   */
+  readonly modified?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   close, closeSync, fchmod, fchmodSync, fstat, fstatSync, fsync, link, linkSync, open, openSync,
   read, readSync, stat, statSync, unlink, unlinkSync, write, writeSync, type Stats,
 } from 'node:fs';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { SyncGate } from './sync-gate.js';
 
@@ -73,5 +74,66 @@ export async function writeAll(gate: SyncGate, fd: number, buffers: readonly Buf
             write(fd, buffer, off, buffer.length - off, null, (err, n) => (err ? reject(err) : resolve(n))),
           );
     }
+  }
+}
+
+/**
+ * The bytes `start..end` (inclusive) of an open file, read `chunk` bytes at a time as the
+ * consumer asks: synchronously while the gate is open (a read from the page cache costs
+ * less than the thread-pool round trip it would need), through the thread pool otherwise.
+ * Owns `fd`: closes it at the end, on error and when destroyed. A file that turns out
+ * shorter than the range makes the stream error, never end early.
+ */
+export class FileRangeStream extends Readable {
+  #position: number;
+  readonly #end: number;
+  readonly #fd: number;
+  readonly #gate: SyncGate;
+  readonly #chunk: number;
+
+  constructor(fd: number, start: number, end: number, gate: SyncGate, chunk: number) {
+    super({ highWaterMark: chunk });
+    this.#fd = fd;
+    this.#position = start;
+    this.#end = end;
+    this.#gate = gate;
+    this.#chunk = chunk;
+  }
+
+  override _read(): void {
+    const length = Math.min(this.#chunk, this.#end - this.#position + 1);
+    if (length <= 0) {
+      this.push(null);
+      return;
+    }
+    const position = this.#position;
+    const done = (err: unknown, bytes?: Buffer): void => {
+      if (err) {
+        this.destroy(err as Error);
+      } else if (bytes!.length === 0) {
+        this.destroy(new Error('the file is shorter than its size'));
+      } else {
+        this.#position += bytes!.length;
+        this.push(bytes);
+      }
+    };
+    let pending: Promise<Buffer> | Buffer;
+    try {
+      pending = readAt(this.#gate, this.#fd, length, position);
+    } catch (err) {
+      done(err);
+      return;
+    }
+    if (Buffer.isBuffer(pending)) done(undefined, pending);
+    else pending.then((bytes) => done(undefined, bytes), done);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    Promise.resolve()
+      .then(() => closeFd(this.#gate, this.#fd))
+      .then(
+        () => callback(err),
+        (closeErr: unknown) => callback(err ?? (closeErr as Error)),
+      );
   }
 }

@@ -64,7 +64,7 @@ class Sizer {
         const name = names[i++]!;
         // Timed by the slice as a whole (account), not call by call; `dir` is already normalized.
         const st = statSync(`${dir}/${name}`, { throwIfNoEntry: false });
-        if (st?.isFile()) infos.push({ name, size: st.size });
+        if (st?.isFile()) infos.push({ name, size: st.size, modified: st.mtimeMs });
       } while (i < names.length && performance.now() - this.sliceStarted < SLICE_MS);
       this.account(i - first, performance.now() - started);
       await this.pause();
@@ -96,7 +96,8 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
       const i = next++;
       const name = names[i]!;
       try {
-        infos[i] = { name, size: (await stat(path.join(dir, name))).size };
+        const st = await stat(path.join(dir, name));
+        infos[i] = { name, size: st.size, modified: st.mtimeMs };
       } catch (err) {
         if (errnoOf(err) !== 'ENOENT') throw err;
       }

@@ -2,7 +2,6 @@
  * The local-disk StorageProvider: rest-server 0.14's on-disk layout and behaviour
  * (see layout.ts for paths, atomic-write.ts for uploads, listing.ts for listings).
  */
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -21,7 +20,7 @@ import {
 import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
 import { errnoOf, fsError, isMissing } from './fs-errors.js';
-import { closeFd, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
+import { closeFd, FileRangeStream, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
 import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
 import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
@@ -113,7 +112,7 @@ export class LocalProvider implements StorageProvider {
         return { size, body: bytes };
       }
       streaming = true;
-      return { size, body: createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK }) };
+      return { size, body: new FileRangeStream(fd, start, end, this.gate, READ_CHUNK) };
     } catch (err) {
       throw fsError(err, what);
     } finally {
