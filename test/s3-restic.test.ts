@@ -1,18 +1,19 @@
 // The real restic client against `pyrestserver serve --backend s3` (the built CLI loading the
 // S3 plugin package) over a real Ceph RGW: init, backup, check --read-data, byte-identical
 // restore, a second backup, forget --prune; on a nested repository under a prefix and on the
-// root repository of a bucket. Then the same repositories opened with restic's own s3 backend
+// root repository of a bucket; `pyrestserver repos` and --max-size counting the bucket at start. Then the same repositories opened with restic's own s3 backend
 // (no lock-in), and a snapshot restic wrote to the bucket directly served by us.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CliServer } from './support/cli.js';
+import { CLI_BIN, REPO_ROOT, type CliServer } from './support/cli.js';
 import { restic, resticJson, type ResticOptions } from './support/restic.js';
-import { allKeys, ok, openUploads, resticS3, s3Env, startS3Server, tempBucket } from './support/s3.js';
+import { allKeys, bucketBytes, ok, openUploads, resticS3, s3Env, serverEnv, startS3Server, tempBucket } from './support/s3.js';
 import { removeDir, tempDir } from './support/tmp.js';
 import { hashTree, makeTree, writeRandomFile } from './support/tree.js';
 
-function workflow(label: string, prefix: string, repoPath: string) {
+function workflow(label: string, prefix: string, repoPath: string, quota: boolean) {
   const env = s3Env();
   let store: Awaited<ReturnType<typeof tempBucket>>;
   let server: CliServer;
@@ -80,6 +81,31 @@ function workflow(label: string, prefix: string, repoPath: string) {
     assert.deepEqual(await hashTree(target), await hashTree(source));
   });
 
+  it('pyrestserver repos finds the repository in the bucket' + (quota ? ', and --max-size counts it at start: a restart with less room refuses the next backup with 507' : ''), async () => {
+    const listing = spawnSync(process.execPath, [CLI_BIN, 'repos', '--backend', 's3', '--json'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...serverEnv(env, store.bucket, prefix) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(listing.status, 0, listing.stderr);
+    assert.match(listing.stdout, new RegExp(`"repo":\\s*"${repoPath}"`), listing.stdout);
+    // restic 0.14 retries a refused upload for about 45 s before it gives up: once is enough.
+    if (!quota) return;
+    // Room for 100 KB more than the bucket holds now: a backup of 2 MB new data does not fit.
+    const sizes = await bucketBytes(store.client, store.bucket, keyPrefix);
+    const small = await startS3Server(env, store.bucket, prefix, { args: ['--max-size', String(sizes + 100_000)] });
+    try {
+      await writeRandomFile(join(source, 'docs/too-much.bin'), `${label}:quota`, 2_000_000);
+      const result = await restic(['backup', '.'], { ...opts, repo: `rest:${small.url}/${repoPath}`, cwd: source });
+      assert.notEqual(result.code, 0, 'the backup over the quota succeeded');
+      assert.match(result.stderr, /507|Insufficient Storage/);
+    } finally {
+      await small.stop();
+    }
+    ok(await restic(['check'], opts), 'check after the refused backup');
+  });
+
   it('no multipart upload is left open, and the server never printed the secret key', async () => {
     assert.deepEqual(await openUploads(store.client, store.bucket), []);
     await server.stop();
@@ -88,9 +114,9 @@ function workflow(label: string, prefix: string, repoPath: string) {
 }
 
 describe('restic over pyrestserver serve --backend s3 (Ceph RGW): nested repository under a prefix', () => {
-  workflow('nested', 'restic/backups', 'alice/laptop');
+  workflow('nested', 'restic/backups', 'alice/laptop', true);
 });
 
 describe('restic over pyrestserver serve --backend s3 (Ceph RGW): root repository of a bucket', () => {
-  workflow('root', '', '');
+  workflow('root', '', '', false);
 });

@@ -1,10 +1,10 @@
 /** `pyrestserver serve --backend s3` over a fresh bucket of the real RGW, and restic's own s3 backend on the same bucket. */
 import assert from 'node:assert/strict';
-import { allKeys, openUploads, s3Env, tempBucket, type S3Env } from '../../plugins/backend-s3/test/support/rgw.js';
+import { allKeys, bucketBytes, openUploads, s3Env, tempBucket, type S3Env } from '../../plugins/backend-s3/test/support/rgw.js';
 import { ensureBuilt, startCli, type CliServer, type CliServerOptions } from './cli.js';
 import type { ResticOptions, ResticResult } from './restic.js';
 
-export { allKeys, openUploads, s3Env, tempBucket, type S3Env };
+export { allKeys, bucketBytes, openUploads, s3Env, tempBucket, type S3Env };
 
 export function ok(result: ResticResult, what: string): ResticResult {
   assert.equal(result.code, 0, `restic ${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);

@@ -71,6 +71,18 @@ export async function allKeys(client: S3Client, bucket: string, prefix = ''): Pr
   return keys;
 }
 
+/** Bytes stored under a prefix. */
+export async function bucketBytes(client: S3Client, bucket: string, prefix = ''): Promise<number> {
+  let bytes = 0;
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    for (const o of page.Contents ?? []) bytes += o.Size ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return bytes;
+}
+
 /** Multipart uploads not completed nor aborted. */
 export async function openUploads(client: S3Client, bucket: string): Promise<{ Key: string; UploadId: string }[]> {
   const reply = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
