@@ -12,7 +12,7 @@ export const CLI_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.met
 let built = false;
 
 /** Packages in build order (what `pnpm run build` compiles), for the fallback below. */
-const BUILD_ORDER = ['core', 'plugins/backend-local', 'plugins/backend-drime', 'cli'];
+const BUILD_ORDER = ['core', 'plugins/backend-local', 'plugins/backend-drime', 'plugins/backend-s3', 'cli'];
 
 /**
  * Run `pnpm run build` at the workspace root once per test process, so `cli/dist` is the
