@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { StorageProvider } from '@pyrestserver/core';
 import { randomBlob } from './support/data.js';
@@ -46,6 +46,11 @@ describe('idle connections', () => {
             const stream = await local.read(...args);
             streams.push(stream);
             return stream;
+          },
+          open: async (...args: Parameters<NonNullable<StorageProvider['open']>>) => {
+            const opened = await local.open!(...args);
+            if (opened.body instanceof Readable) streams.push(opened.body);
+            return opened;
           },
         }),
     });

@@ -303,7 +303,7 @@ describe('backend faults', () => {
         const breaker = new Transform({
           transform(chunk: Buffer, _e, cb) {
             seen += chunk.length;
-            if (seen > 256 * 1024) cb(new Error('disk read failed'));
+            if (seen > 1024 * 1024) cb(new Error('disk read failed')); // after the first chunks are sent
             else cb(null, chunk);
           },
         });

@@ -4,6 +4,7 @@ import { registerServe } from './commands/serve.js';
 import { registerBackends } from './commands/backends.js';
 import { registerConfig } from './commands/config.js';
 import { registerObscure } from './commands/obscure.js';
+import { registerRepos } from './commands/repos.js';
 import { reportError, usageError } from './errors.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBackends(cli);
   registerConfig(cli);
   registerObscure(cli);
+  registerRepos(cli);
   try {
     // `serve` takes the flags of its backend, so the backend is loaded before the real parse
     // (this first parse runs before help and version exist, so it prints nothing).

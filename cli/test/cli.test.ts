@@ -59,6 +59,28 @@ describe('help and version', () => {
     assert.match(stdout, /--retries <integer>.*\[env DEMO_RETRIES\] \(default: 3\)/);
   });
 
+  test('enum options show their values in --help and `backends`; --path says what it means for a backend without it', async () => {
+    await writePlugin(path.join(projectDir, 'node_modules'), {
+      name: 'pyrestserver-backend-tiers',
+      schema: {
+        type: 'object',
+        properties: { tier: { type: 'string', enum: ['hot', 'cold', 'archive'], default: 'hot', description: 'storage tier' } },
+      },
+    });
+    const help = await runCli(['serve', '--backend', 'tiers', '--help'], { cwd: projectDir });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--tier <hot\|cold\|archive>\s+tiers: storage tier \(default: hot\)/);
+    assert.match(help.stdout, /--path <dir>\s+not where the tiers backend stores; still the folder of the defaults <path>\/\.htpasswd/);
+    // The local backend stores under --path: its help keeps rest-server's text.
+    assert.match((await runCli(['serve', '--help'], { cwd: projectDir })).stdout, /--path <dir>\s+data directory \(default: \/tmp\/restic\)/);
+    const table = await runCli(['backends'], { cwd: projectDir });
+    assert.match(table.stdout, /^\s+tier\s+hot\|cold\|archive\s+"hot"\s+-\s+-\s+storage tier$/m);
+    const json = JSON.parse((await runCli(['backends', '--json'], { cwd: projectDir })).stdout) as { type: string; options: { name: string; type: string; enum?: string[] }[] }[];
+    assert.deepEqual(json.find((b) => b.type === 'tiers')!.options[0], {
+      name: 'tier', flag: '--tier', type: 'string', enum: ['hot', 'cold', 'archive'], default: 'hot', required: false, secret: false, description: 'storage tier',
+    });
+  });
+
   test('--version prints the package version', async () => {
     const { code, stdout } = await runCli(['--version'], { cwd: root });
     assert.equal(code, 0);

@@ -132,7 +132,7 @@ describe('broken config files', () => {
       'DIR/pyrestserver.config.toml',
       'backnd: is not a known key',
       'plugins: must be array',
-      'users.bob.maxSize: must be integer',
+      'users.bob.maxSize: must be bytes or a size such as 500MiB',
       'users.bob.quota: is not a known key',
     ));
 

@@ -2,8 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  ConfigErrorCode, findBackends, loadBackend, packageNameFor, secretKeys, validateOptions, describeOptions,
+  ConfigErrorCode, findBackends, loadBackend, packageNameFor, secretKeys, validateOptions, describeOptions, RESERVED_OPTION_NAMES,
 } from '@pyrestserver/core';
+import { SERVE_FLAGS } from '../src/serve/flags.js';
 import { DEMO_SCHEMA, tempDir, writeFiles, writePlugin } from './helpers.js';
 
 let root: string;
@@ -178,6 +179,47 @@ exports.default = { kind: 'pyrestserver-backend', apiVersion: 1, type: 'cjsdefau
     await writePlugin(nm, { name: 'pyrestserver-backend-notobj', schema: { type: 'array' } });
     await rejectsWith(loadBackend('notobj', { searchPaths }), ConfigErrorCode.PLUGIN_SCHEMA_INVALID, 'type "object"');
   });
+
+  test('standard JSON Schema formats work (uri, email, ...); an unknown format is PLUGIN_SCHEMA_INVALID', async () => {
+    const searchPaths = [root + '/project'];
+    await writePlugin(nm, {
+      name: 'pyrestserver-backend-formats',
+      schema: { type: 'object', properties: { endpoint: { type: 'string', format: 'uri' }, contact: { type: 'string', format: 'email' } } },
+    });
+    const { plugin } = await loadBackend('formats', { searchPaths });
+    assert.deepEqual(validateOptions(plugin, { endpoint: 'https://s3.example.com:9000/', contact: 'ops@example.com' }), {
+      endpoint: 'https://s3.example.com:9000/', contact: 'ops@example.com',
+    });
+    await rejectsWith(
+      (async () => validateOptions(plugin, { endpoint: 'not a uri' }, { source: { endpoint: '--endpoint' } }))(),
+      ConfigErrorCode.OPTIONS_INVALID, '--endpoint: must match format "uri"',
+    );
+    await writePlugin(nm, { name: 'pyrestserver-backend-badformat', schema: { type: 'object', properties: { a: { type: 'string', format: 'colour' } } } });
+    await rejectsWith(loadBackend('badformat', { searchPaths }), ConfigErrorCode.PLUGIN_SCHEMA_INVALID, 'unknown format "colour"');
+  });
+
+  test('an option named like a core flag (listen, tls, auth for --no-auth, ...) is PLUGIN_OPTION_RESERVED', async () => {
+    const searchPaths = [root + '/project'];
+    for (const key of ['listen', 'tls', 'auth', 'max_size', 'json']) {
+      await writePlugin(nm, { name: `pyrestserver-backend-res-${key.replace('_', '-')}`, schema: { type: 'object', properties: { [key]: { type: 'string' } } } });
+      await rejectsWith(
+        loadBackend(`res-${key.replace('_', '-')}`, { searchPaths }),
+        ConfigErrorCode.PLUGIN_OPTION_RESERVED, `option ${key}`, `--${key.replace('_', '-')}`, 'Reserved names: listen,',
+      );
+    }
+    // --path is meant to feed a backend's own path option (the local backend's).
+    await writePlugin(nm, { name: 'pyrestserver-backend-haspath', schema: { type: 'object', properties: { path: { type: 'string' } } } });
+    assert.equal((await loadBackend('haspath', { searchPaths })).plugin.type, 'haspath');
+  });
+
+  test('every serve flag (but --path) and its --no- form is reserved, so a new flag cannot be shadowed', () => {
+    const snake = (name: string) => name.replace(/-/g, '_');
+    for (const flag of SERVE_FLAGS) {
+      if (flag.name === 'path') continue;
+      assert.ok(RESERVED_OPTION_NAMES.includes(snake(flag.name)), `${flag.name} is reserved`);
+      if (flag.kind === 'boolean' && flag.name.startsWith('no-')) assert.ok(RESERVED_OPTION_NAMES.includes(snake(flag.name.slice(3))));
+    }
+  });
 });
 
 describe('findBackends', () => {
@@ -246,7 +288,7 @@ describe('options', () => {
     assert.deepEqual(secretKeys(plugin.optionsSchema), ['api_key']);
     const described = describeOptions(plugin.optionsSchema);
     assert.deepEqual(described[0], {
-      key: 'api_key', flag: '--api-key', type: 'string', required: true, secret: true, env: 'DEMO_API_KEY', description: 'the API key',
+      key: 'api_key', flag: '--api-key', type: 'string', valueText: 'string', required: true, secret: true, env: 'DEMO_API_KEY', description: 'the API key',
     });
     assert.equal(described[2]!.default, 3);
   });

@@ -118,6 +118,28 @@ describe('precedence: flag > environment > config file > default', () => {
     await rejectsWith(settings(['--fast', '--no-fast'], { cwd: dir }), ConfigErrorCode.USAGE, 'contradict');
   });
 
+  test('booleans take a value too: --flag=true/false, --flag true/false (serve flags and backend options)', async () => {
+    const dir = path.join(root, 'prec-negate');
+    const cases: [string[], boolean, boolean][] = [
+      [['--append-only=false', '--fast=false'], false, false],
+      [['--append-only', 'false', '--fast', 'FALSE'], false, false],
+      [['--append-only=true', '--fast', 'true'], true, true],
+      [['--append-only=no', '--fast=0'], false, false],
+      [['--no-append-only=false', '--no-fast=true'], true, false],
+    ];
+    for (const [args, appendOnly, fast] of cases) {
+      const s = await settings(args, { cwd: dir });
+      assert.equal(s.server.appendOnly, appendOnly, args.join(' '));
+      assert.equal(s.backendOptions.fast, fast, args.join(' '));
+    }
+    assert.equal((await settings(['--no-auth=true'], { cwd: root })).server.auth.kind, 'none');
+    assert.equal((await settings(['--no-auth=false'], { cwd: root })).server.auth.kind, 'htpasswd');
+    await rejectsWith(settings(['--fast=maybe'], { cwd: dir }), ConfigErrorCode.USAGE, '--fast: expected true or false, got "maybe"');
+    await rejectsWith(settings(['--fast=true', '--no-fast'], { cwd: dir }), ConfigErrorCode.USAGE, 'both on and off');
+    // Only exactly true/false is taken from the next argument; anything else stays a positional.
+    await rejectsWith(settings(['--fast', 'yes'], { cwd: dir }), ConfigErrorCode.USAGE, 'takes no arguments');
+  });
+
   test('a backend option: flag > --backend-config > x-env > config file > schema default', async () => {
     const dir = path.join(root, 'prec-backend');
     await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': 'backend = "demo"\n[backends.demo]\napi_key = "file-key"\nretries = 1\n' });
@@ -166,10 +188,10 @@ describe('values are kept as typed', () => {
 
   test('users and repos of the config file reach the server options', async () => {
     const dir = path.join(root, 'users');
-    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': '[users.alice]\nappend-only = true\nmax_size = 100\n[repos."alice/main"]\nmaxSize = 50\n' });
+    await writeFiles(dir, { 'package.json': '{}', 'pyrestserver.config.toml': '[users.alice]\nappend-only = true\nmax_size = 100\n[repos."alice/main"]\nmaxSize = 50\n[repos."bob/x"]\nmaxSize = "2GiB"\n' });
     const s = await settings([], { cwd: dir });
     assert.deepEqual(s.server.users, { alice: { appendOnly: true, maxSize: 100 } });
-    assert.deepEqual(s.server.repos, { 'alice/main': { maxSize: 50 } });
+    assert.deepEqual(s.server.repos, { 'alice/main': { maxSize: 50 }, 'bob/x': { maxSize: 2 ** 31 } });
   });
 
   test('plugins listed in the config file provide backend types', async () => {
@@ -194,7 +216,18 @@ describe('paths', () => {
 });
 
 describe('bad input names the flag, variable or key and what was expected', () => {
-  test('a bad number', () => rejectsWith(settings(['--max-size', '10G']), ConfigErrorCode.OPTIONS_INVALID, '--max-size', 'a whole number of bytes', '"10G"'));
+  test('a bad size', () => rejectsWith(settings(['--max-size', '10 gallons']), ConfigErrorCode.OPTIONS_INVALID, '--max-size', 'bytes or a size such as 500MiB', '"10 gallons"'));
+  test('--max-size takes units: K/M/G/T alone and KiB.. are powers of 1024, KB.. powers of 1000', async () => {
+    const cases: [string, number][] = [
+      ['1048576', 1048576], ['500MiB', 500 * 2 ** 20], ['2TB', 2e12], ['10G', 10 * 2 ** 30], ['10g', 10 * 2 ** 30],
+      ['1.5GiB', 1.5 * 2 ** 30], ['100 MB', 1e8], ['512k', 512 * 1024], ['7B', 7],
+    ];
+    for (const [given, bytes] of cases) assert.equal((await settings(['--max-size', given])).server.maxSize, bytes, given);
+    assert.equal((await settings([], { env: { PYRESTSERVER_MAX_SIZE: '3GB' } })).server.maxSize, 3e9);
+    for (const bad of ['-1.5', '10X', 'G', '1e9', '99999999999P']) {
+      await rejectsWith(settings([`--max-size=${bad}`]), ConfigErrorCode.OPTIONS_INVALID, '--max-size');
+    }
+  });
   test('a bad boolean variable', () =>
     rejectsWith(settings([], { env: { PYRESTSERVER_NO_AUTH: 'maybe' } }), ConfigErrorCode.OPTIONS_INVALID, 'PYRESTSERVER_NO_AUTH', 'true or false'));
   test('a bad backend option names its flag', () =>

@@ -62,6 +62,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // restic's paths: a repository path, a type and a 64-char name.
     routerOptions: { maxParamLength: 1024 },
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (pino's child() is a measurable part of a small request's
+    // cost); the few request log lines carry the request id themselves (replies.ts).
+    childLoggerFactory: (logger) => logger,
     // Undecodable URLs and the like: the same short plain-text replies as the protocol routes.
     frameworkErrors: replyWithError,
     // Keep-alive connections from restic are long-lived; close idle ones on shutdown.
@@ -72,11 +75,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   await registerAccessLog(app, options);
   await registerAuth(app, options);
-  const metricsPolicies = await registerMetrics(app, options);
+  const policies = await buildPolicies(options);
+  const metricsPolicies = await registerMetrics(app, options, policies);
   if (options.backendPlugin) await app.register(options.backendPlugin);
   await app.register(registerProtocol, {
     provider: options.provider,
-    policies: [...(await buildPolicies(options)), ...metricsPolicies],
+    policies: [...policies, ...metricsPolicies],
     verifyUpload: options.verifyUpload !== false,
   });
   return app;

@@ -49,6 +49,7 @@ function toJson({ plugin, packageName, version, location }: LoadedBackend) {
       name: o.key,
       flag: o.flag,
       type: o.type,
+      ...(o.enum ? { enum: o.enum } : {}),
       ...(o.default !== undefined ? { default: o.default } : {}),
       required: o.required,
       secret: o.secret,
@@ -70,7 +71,7 @@ function table(backends: LoadedBackend[]): string {
     const options = describeOptions(plugin.optionsSchema);
     const rows = options.map((o) => [
       o.key,
-      o.type,
+      o.valueText,
       o.default === undefined ? '-' : JSON.stringify(o.default),
       [o.required ? 'required' : '', o.secret ? 'secret' : ''].filter(Boolean).join(',') || '-',
       o.env ?? '-',

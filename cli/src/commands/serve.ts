@@ -30,6 +30,8 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
   };
   addFlags(SERVE_FLAGS);
   command
+    // parseFlags checks every flag strictly; cac's own check would refuse `--no-auth=false`.
+    .allowUnknownOptions()
     .usage('serve [options]')
     .example((bin) => `  $ ${bin} serve --path /srv/restic            # local disk, users from /srv/restic/.htpasswd`)
     .example((bin) => `  $ ${bin} serve --backend drime --help     # the flags of the drime backend`)
@@ -47,9 +49,17 @@ export function registerServe(cli: CAC, context = { env: process.env, cwd: proce
       const { plugin, packageName, version } = prepared.backend;
       command.usage(`serve [options]\n\n  Backend: ${plugin.type} (${packageName}${version ? ` ${version}` : ''}); its options are the flags after --config.`);
       addFlags(prepared.flags.slice(SERVE_FLAGS.length));
+      if (!prepared.optionOfFlag.has('path')) {
+        const option = command.options.find((o) => o.name === 'path');
+        if (option) option.description = pathWithoutStorage(plugin.type);
+      }
     },
   };
 }
+
+/** `--path` for a backend that stores elsewhere: what it still sets. */
+export const pathWithoutStorage = (type: string): string =>
+  `not where the ${type} backend stores; still the folder of the defaults <path>/.htpasswd (--htpasswd-file), <path>/public_key and <path>/private_key (--tls-cert, --tls-key) (default: /tmp/restic)`;
 
 /** Start the backend and the server, then serve until SIGINT/SIGTERM. Resolves to the exit code. */
 async function runServer(settings: ServeSettings): Promise<number> {
@@ -117,7 +127,7 @@ async function closeGracefully(app: Awaited<ReturnType<typeof createServer>>): P
 }
 
 /** The backend's provider; a failure becomes BACKEND_START with the backend's secrets masked. */
-async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
+export async function startBackend(settings: ServeSettings, logger: Logger): Promise<StorageProvider> {
   const { plugin } = settings.backend;
   try {
     return await plugin.create(settings.backendOptions, {

@@ -4,9 +4,10 @@
  * `serve` section, so a flag is declared once.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, ConfigErrorCode } from '@pyrestserver/core';
+import { ConfigError, ConfigErrorCode, parseSize, SIZE_FORMS } from '@pyrestserver/core';
 
-export type FlagKind = 'string' | 'boolean' | 'integer';
+/** `size`: bytes, or `500MiB`, `2TB`, `10G` (see core's parseSize). */
+export type FlagKind = 'string' | 'boolean' | 'integer' | 'size';
 
 export interface FlagSpec {
   /** kebab-case, without dashes: `max-size`. */
@@ -32,7 +33,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'proxy-auth-username', kind: 'string', placeholder: 'header', description: 'trust this HTTP header of a reverse proxy for the user name instead of .htpasswd' },
   { name: 'private-repos', kind: 'boolean', description: 'users can only access their private repo' },
   { name: 'append-only', kind: 'boolean', description: 'enable append only mode' },
-  { name: 'max-size', kind: 'integer', placeholder: 'bytes', description: 'the maximum size of the repository in bytes' },
+  { name: 'max-size', kind: 'size', placeholder: 'size', description: 'the maximum size of the repository: bytes, or with a unit (500MiB, 2TB; K/M/G/T alone are powers of 1024, as in restic)' },
   { name: 'group-accessible-repos', kind: 'boolean', description: 'let filesystem group be able to access repo files' },
   { name: 'tls', kind: 'boolean', description: 'turn on TLS support' },
   { name: 'tls-cert', kind: 'string', placeholder: 'file', description: 'TLS certificate path', defaultText: '<path>/public_key' },
@@ -86,12 +87,18 @@ export function parseFlags(args: readonly string[], flags: readonly FlagSpec[]):
     }
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    const booleans = new Set(flags.filter((f) => f.kind === 'boolean').map((f) => f.name));
+    const { rest, explicit } = explicitBooleans(args, booleans, negations);
+    const { values, positionals } = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
     for (const [negation, name] of negations) {
       if (values[negation] === undefined) continue;
       if (values[name] !== undefined) throw new Error(`--${name} and --${negation} contradict each other`);
       (values as RawFlags)[name] = !values[negation];
       delete (values as RawFlags)[negation];
+    }
+    for (const [name, value] of explicit) {
+      if (values[name] !== undefined && values[name] !== value) throw new Error(`--${name} is given both on and off`);
+      (values as RawFlags)[name] = value;
     }
     return { values: values as RawFlags, positionals };
   } catch (err) {
@@ -99,6 +106,48 @@ export function parseFlags(args: readonly string[], flags: readonly FlagSpec[]):
       hint: 'See `pyrestserver serve --help` for every flag.',
     });
   }
+}
+
+/**
+ * Boolean flags with a value: `--flag=true`, `--flag=false` (also yes/no, on/off, 1/0, as
+ * rest-server's Go flags take them) and `--flag true`, `--flag false` (the next argument, only
+ * when it is exactly true or false). `--no-flag=true` is `--flag` off. Returns the other
+ * arguments and the values so given, by flag name.
+ */
+function explicitBooleans(args: readonly string[], booleans: Set<string>, negations: Map<string, string>) {
+  const rest: string[] = [];
+  const explicit = new Map<string, boolean>();
+  const target = (flag: string): [string, boolean] | undefined => {
+    if (booleans.has(flag)) return [flag, false];
+    const negated = negations.get(flag);
+    return negated === undefined ? undefined : [negated, true];
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      rest.push(...args.slice(i));
+      break;
+    }
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    const found = m ? target(m[1]!) : undefined;
+    if (!m || !found) {
+      rest.push(arg);
+      continue;
+    }
+    const [name, negated] = found;
+    let text = m[2];
+    if (text === undefined && /^(true|false)$/i.test(args[i + 1] ?? '')) text = args[++i]!;
+    if (text === undefined) {
+      rest.push(arg);
+      continue;
+    }
+    const value = TRUE.has(text.toLowerCase()) ? true : FALSE.has(text.toLowerCase()) ? false : undefined;
+    if (value === undefined) throw new Error(`--${m[1]}: expected true or false, got ${JSON.stringify(text)}`);
+    const previous = explicit.get(name);
+    if (previous !== undefined && previous !== (value !== negated)) throw new Error(`--${name} is given both on and off`);
+    explicit.set(name, value !== negated);
+  }
+  return { rest, explicit };
 }
 
 /** The early flags' values, read leniently (the full flag set is not known yet). */
@@ -180,6 +229,12 @@ function typed(flag: FlagSpec, value: unknown, source: string): FlagValue {
       if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
       if (typeof value === 'string' && /^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
       throw bad(`a whole number${flag.placeholder ? ` of ${flag.placeholder}` : ''}`);
+    case 'size': {
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+      const bytes = typeof value === 'string' ? parseSize(value) : undefined;
+      if (bytes !== undefined) return bytes;
+      throw bad(SIZE_FORMS);
+    }
     case 'string':
       if (typeof value === 'string' && value !== '') return value;
       if (typeof value === 'number') return String(value);

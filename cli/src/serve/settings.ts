@@ -95,7 +95,7 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
     flags.push({
       name,
       kind: option.type === 'boolean' ? 'boolean' : 'string',
-      placeholder: option.type,
+      placeholder: option.valueText,
       description: `${backend.plugin.type}: ${option.description ?? option.key}${notes.length ? ` [${notes.join(', ')}]` : ''}`,
       ...(option.default !== undefined ? { default: option.default as string | number | boolean } : {}),
       ...(option.type.endsWith('[]') ? { multiple: true } : {}),
@@ -113,12 +113,14 @@ export async function prepareServe(args: readonly string[], { env, cwd }: Contex
 }
 
 /** Step 2: parse every flag and merge all sources into validated settings. */
-export function resolveServeSettings(prepared: PreparedServe, args: readonly string[], { env, cwd }: Context): ServeSettings {
+export function resolveServeSettings(
+  prepared: PreparedServe, args: readonly string[], { env, cwd }: Context, command = 'serve',
+): ServeSettings {
   const { values: argv, positionals } = parseFlags(args, prepared.flags);
-  const extra = positionals.filter((p) => p !== 'serve');
+  const extra = positionals.filter((p) => p !== command);
   if (extra.length > 0 || positionals.length !== 1) {
-    throw new ConfigError(ConfigErrorCode.USAGE, `serve takes no arguments, got: ${extra.join(' ')}`, {
-      hint: 'See `pyrestserver serve --help`.',
+    throw new ConfigError(ConfigErrorCode.USAGE, `${command} takes no arguments, got: ${extra.join(' ')}`, {
+      hint: `See \`pyrestserver ${command} --help\`.`,
     });
   }
   const { configFile, backend } = prepared;

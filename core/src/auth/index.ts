@@ -47,6 +47,9 @@ export async function registerAuth(app: FastifyInstance, options: AuthServerOpti
   const authenticate = await authenticator(app, options.auth);
   if (!app.hasRequestDecorator('user')) app.decorateRequest('user', undefined);
   const metricsOpen = options.prometheus === true && options.prometheusNoAuth === true;
+  // --no-auth: nobody to authenticate and no private repositories to enforce (they need a
+  // user): no hook at all, so requests do not pay for one.
+  if (options.auth.kind === 'none') return;
 
   app.addHook('onRequest', async (request, reply) => {
     const path = pathOf(request.url);

@@ -9,6 +9,7 @@ import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import { createAjv, errorPath, errorText } from '../plugins/ajv.js';
+import { parseSize, SIZE_FORMS } from './size.js';
 
 export const CONFIG_MODULE_NAME = 'pyrestserver';
 
@@ -114,12 +115,19 @@ function normalise(raw: unknown, filepath: string): ConfigFile {
     const section = config[key];
     if (isObject(section)) {
       config[key] = Object.fromEntries(
-        Object.entries(section).map(([name, settings]) => [name, isObject(settings) ? renameKeys(settings, camel) : settings]),
+        Object.entries(section).map(([name, settings]) => [
+          name,
+          isObject(settings) ? sizesRead(renameKeys(settings, camel)) : settings,
+        ]),
       );
     }
   }
   if (!validate(config)) {
-    const problems = (validate.errors ?? []).map((err) => `${errorPath(err).join('.') || '(top)'}: ${errorText(err)}`);
+    const problems = (validate.errors ?? []).map((err) => {
+      const at = errorPath(err);
+      const text = at.at(-1) === 'maxSize' && err.keyword === 'type' ? `must be ${SIZE_FORMS}` : errorText(err);
+      return `${at.join('.') || '(top)'}: ${text}`;
+    });
     throw new ConfigError(
       ConfigErrorCode.CONFIG_FILE_INVALID,
       `${filepath}:\n  ${[...new Set(problems)].join('\n  ')}`,
@@ -191,6 +199,14 @@ function fileError(err: unknown, target: string | undefined): ConfigError {
 function lineColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split('\n');
   return { line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+
+/** `maxSize = "500GiB"` -> bytes (plain integers stay as they are). */
+function sizesRead(settings: Record<string, unknown>): Record<string, unknown> {
+  if (typeof settings.maxSize !== 'string') return settings;
+  const bytes = parseSize(settings.maxSize);
+  // Not a size: left for the schema check, which reports it with every other problem.
+  return bytes === undefined ? settings : { ...settings, maxSize: bytes };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

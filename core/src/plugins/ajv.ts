@@ -1,9 +1,11 @@
 /**
  * The one ajv setup pyrestserver uses for option schemas and config files: strict about
  * schema keywords (a typo in a plugin's schema is an error, not silently ignored), with
- * pyrestserver's annotations registered, defaults applied and strings coerced.
+ * pyrestserver's annotations registered, the standard `format`s (ajv-formats), defaults
+ * applied and strings coerced.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
 
 export function createAjv(): Ajv {
   const ajv = new Ajv({
@@ -15,6 +17,9 @@ export function createAjv(): Ajv {
     strictTuples: false,
     strictRequired: false,
   });
+  // date, time, date-time, duration, uri, uri-reference, url, email, hostname, ipv4, ipv6,
+  // regex, uuid, json-pointer, ... (docs/custom-backends.md lists them); an unknown one is an error.
+  addFormats.default(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-env', schemaType: 'string' });
   return ajv;

@@ -6,7 +6,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
-import type { BackendOptionsSchema, BackendPlugin, OptionSchema } from './contract.js';
+import { RESERVED_OPTION_NAMES, type BackendOptionsSchema, type BackendPlugin, type OptionSchema } from './contract.js';
 import { createAjv, errorPath, errorText } from './ajv.js';
 
 const ajv = createAjv();
@@ -23,6 +23,10 @@ export interface OptionInfo {
   flag: string;
   /** The JSON Schema type(s), e.g. `string`, `integer`, `string|integer`. */
   type: string;
+  /** The allowed values of an `enum` option. */
+  enum?: readonly unknown[];
+  /** What help shows for the value: the enum's values (`STANDARD|GLACIER`), else `type`. */
+  valueText: string;
   default?: unknown;
   required: boolean;
   secret: boolean;
@@ -40,6 +44,8 @@ export function describeOptions(schema: BackendOptionsSchema): OptionInfo[] {
     key,
     flag: optionFlag(key),
     type: typeName(option),
+    ...(option.enum ? { enum: option.enum } : {}),
+    valueText: option.enum ? option.enum.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join('|') : typeName(option),
     ...(option.default !== undefined ? { default: option.default } : {}),
     required: required.has(key),
     secret: option['x-secret'] === true,
@@ -85,6 +91,13 @@ export function checkOptionsSchema(plugin: BackendPlugin, label: string): void {
   if (!schema!.properties || typeof schema!.properties !== 'object') fail('must have "properties"');
   for (const [key, option] of Object.entries(schema!.properties!)) {
     if (!OPTION_NAME.test(key)) fail(`has option ${JSON.stringify(key)}: option names must be snake_case (a-z, 0-9, _)`);
+    if (RESERVED_OPTION_NAMES.includes(key)) {
+      throw new ConfigError(
+        ConfigErrorCode.PLUGIN_OPTION_RESERVED,
+        `${label}: its option ${key} would be the flag ${optionFlag(key)}, which pyrestserver itself uses`,
+        { hint: `Rename the option (e.g. ${plugin.type ?? 'backend'}_${key}). Reserved names: ${RESERVED_OPTION_NAMES.join(', ')}.` },
+      );
+    }
     const env = (option as OptionSchema)['x-env'];
     if (env !== undefined && (typeof env !== 'string' || !ENV_NAME.test(env))) {
       fail(`has option ${key} with x-env ${JSON.stringify(env)}: expected an environment variable name`);

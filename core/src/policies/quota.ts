@@ -123,6 +123,21 @@ export class QuotaPolicy implements Policy {
     return scope;
   }
 
+  /**
+   * Every configured limit with its use (stored + reserved bytes), for /metrics: `server`
+   * (--max-size, name ''), `user` (users.NAME.maxSize) and `repo` (repos.PATH.maxSize).
+   */
+  *limits(): Iterable<{ scope: 'server' | 'user' | 'repo'; name: string; limit: number; used: number }> {
+    if (this.#total) yield { scope: 'server', name: '', limit: this.#total.limit, used: this.#total.used };
+    for (const [kind, settings] of [['user', this.#options.users], ['repo', this.#options.repos]] as const) {
+      for (const [name, { maxSize }] of Object.entries(settings ?? {})) {
+        if (!limited(maxSize)) continue;
+        const scope = this.#scope(`${kind}:${name}`, kind === 'user' ? `user ${name}` : `repository ${JSON.stringify(name)}`, maxSize);
+        yield { scope: kind, name, limit: scope.limit, used: scope.used };
+      }
+    }
+  }
+
   /** Bytes counted against the whole store (stored + reserved), when --max-size is set. */
   get used(): number | undefined {
     return this.#total?.used;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hasCode, StorageErrorCode } from '../errors.js';
 import type { Access } from '../policies/types.js';
@@ -6,7 +6,7 @@ import type { FileRef, StorageProvider } from '../storage/types.js';
 import type { PolicyChain } from './policy-chain.js';
 import type { Route } from './paths.js';
 import { listingBody, MIME_V1, MIME_V2, wantsV2 } from './listing.js';
-import { contentRange, parseRange } from './ranges.js';
+import { contentRange, parseRange, wantedRange } from './ranges.js';
 import { sendStatus } from './replies.js';
 import { parseContentLength, receiveUpload } from './upload.js';
 
@@ -56,23 +56,32 @@ export function createHandlers({ provider, policies, verifyUpload }: HandlerOpti
     const ref = fileRef(route);
     const acc = access('read', ref, request);
     await policies.authorize(acc);
-    const { size } = await provider.stat(ref);
-    const answer = parseRange(request.headers.range, size);
+    const header = request.headers.range;
+    const wanted = provider.open ? wantedRange(header) : undefined;
+    let size: number;
+    let body: Readable | Uint8Array | undefined;
+    if (wanted !== undefined) {
+      // One step: the provider finds the size as it opens (one request on an object store).
+      ({ size, body } = await provider.open!(ref, wanted ?? undefined));
+    } else {
+      ({ size } = await provider.stat(ref));
+    }
+    const answer = parseRange(header, size);
     if (answer.status === 416) {
+      if (body instanceof Readable) body.destroy();
       if (answer.noOverlap) reply.header('content-range', `bytes */${size}`);
       return sendStatus(reply, 416);
     }
     let length = size;
-    let body: Readable;
     if (answer.status === 206) {
       const { range } = answer;
       length = range.end - range.start + 1;
-      body = await provider.read(ref, range);
+      body ??= await provider.read(ref, range);
       reply.code(206).header('content-range', contentRange(range, size));
     } else {
       // The size is known: asking for exactly it spares the provider a read past the end
       // (and lets it read a small file in one call).
-      body = await provider.read(ref, size > 0 ? { start: 0, end: size - 1 } : undefined);
+      body ??= await provider.read(ref, size > 0 ? { start: 0, end: size - 1 } : undefined);
     }
     if (policies.watchesReads) reply.raw.once('finish', () => policies.read(acc, length));
     return reply

@@ -67,3 +67,22 @@ export function parseRange(header: string | undefined, size: number): RangeAnswe
 
 /** The `Content-Range` value of a 206 reply. */
 export const contentRange = (range: ByteRange, size: number): string => `bytes ${range.start}-${range.end}/${size}`;
+
+const SINGLE = /^bytes=(\d{1,15})-(\d{0,15})$/;
+
+/**
+ * The bytes a `Range` header asks for, before the file's size is known, for a provider that
+ * opens and sizes a file in one step (`StorageProvider.open`): `null` without a header,
+ * one range for `bytes=a-b` or `bytes=a-` (the end may lie past the file; the provider
+ * clamps it), `undefined` for anything else (suffix, several ranges, malformed), which
+ * needs the size first. For a single range the final answer is still `parseRange`'s:
+ * it is either 206 with exactly the clamped range, or 416.
+ */
+export function wantedRange(header: string | undefined): ByteRange | null | undefined {
+  if (header === undefined || header === '') return null;
+  const match = SINGLE.exec(header);
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = match[2] === '' ? Number.MAX_SAFE_INTEGER : Number(match[2]);
+  return end >= start ? { start, end } : undefined;
+}

@@ -31,7 +31,7 @@ export function replyWithError(err: unknown, request: FastifyRequest, reply: Fas
   if (status >= 500) {
     const e = err as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown } | null;
     request.log.error(
-      { err: { type: e?.name, code: e?.code, message: e?.message, stack: e?.stack }, method: request.method, status },
+      { reqId: request.id, err: { type: e?.name, code: e?.code, message: e?.message, stack: e?.stack }, method: request.method, status },
       'request failed',
     );
   }

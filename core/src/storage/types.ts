@@ -34,14 +34,22 @@ export interface OpenedFile {
   /**
    * The file's bytes from `range.start` to `min(range.end, size - 1)`, or the whole file
    * without a range; empty when the range starts at or after the end (core then answers
-   * 416 and destroys it). It must error, not end early, when the backend fails mid-read.
+   * 416 and destroys a stream). A stream must error, not end early, when the backend fails
+   * mid-read. A provider that already holds the bytes (a small range read in one call) may
+   * give them as a Uint8Array: core sends them with the headers in one write.
    */
-  readonly body: Readable;
+  readonly body: Readable | Uint8Array;
 }
 
 export interface FileInfo {
   readonly name: string;
   readonly size: number;
+  /**
+   * Optional: when the file was stored, in milliseconds since the epoch (a file's mtime, an
+   * object's LastModified). Only the per-repository statistics use it (the newest snapshot's
+   * time in /metrics and `pyrestserver repos`); listings sent to restic never carry it.
+   */
+  readonly modified?: number;
 }
 
 /**

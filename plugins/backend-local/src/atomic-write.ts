@@ -11,12 +11,14 @@
  * 5. fsync the folder, so the new name survives a crash.
  * Whatever fails, and whenever the body errors, the temporary file is removed.
  */
-import { link, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '@pyrestserver/core';
 import { errnoOf } from './fs-errors.js';
 import { syncDir } from './dirs.js';
+import { closeFd, fchmodFd, fsyncFd, linkPath, openFd, unlinkPath, writeAll } from './fd.js';
+import { SyncGate } from './sync-gate.js';
 import { tempNameFor } from './temp-files.js';
 
 export interface AtomicWrite {
@@ -31,6 +33,8 @@ export interface AtomicWrite {
   mode: number;
   /** Create `dir` when it is missing; called once, then the write is retried. */
   prepareDir?: () => Promise<void>;
+  /** Whether small calls may run synchronously (see sync-gate.ts). */
+  gate: SyncGate;
 }
 
 /** Thrown for a body that carries a byte count other than announced. */
@@ -43,31 +47,32 @@ const incompleteBody = (got: string, size: number) =>
  * fails, or the raw filesystem error (ENOSPC, EIO, ...) for the caller to map.
  */
 export async function writeAtomic(job: AtomicWrite): Promise<void> {
+  const { gate } = job;
   const target = path.join(job.dir, job.name);
-  const { handle, temp } = await createTemp(job);
+  const { fd, temp } = await createTemp(job);
   let published = false;
   try {
     try {
-      await handle.chmod(job.mode);
-      await copyBody(job.body, handle, job.size);
-      await handle.sync();
+      await fchmodFd(gate, fd, job.mode);
+      await copyBody(job.body, fd, job.size, gate);
+      await fsyncFd(fd);
     } finally {
-      await handle.close();
+      await closeFd(gate, fd);
     }
-    await publish(temp, target);
+    await publish(temp, target, (from, to) => linkPath(gate, from, to), gate);
     published = true;
   } finally {
-    if (!published) await unlink(temp).catch(() => {});
+    if (!published) await Promise.resolve(unlinkPath(gate, temp)).catch(() => {});
   }
-  await syncDir(job.dir);
+  await syncDir(job.dir, gate);
 }
 
-async function createTemp(job: AtomicWrite): Promise<{ handle: FileHandle; temp: string }> {
+async function createTemp(job: AtomicWrite): Promise<{ fd: number; temp: string }> {
   let prepared = false;
   for (;;) {
     const temp = path.join(job.dir, tempNameFor(job.name));
     try {
-      return { handle: await open(temp, 'wx', job.mode), temp };
+      return { fd: await openFd(job.gate, temp, 'wx', job.mode), temp };
     } catch (err) {
       const errno = errnoOf(err);
       if (errno === 'EEXIST') continue; // another process picked the same temporary name
@@ -82,20 +87,17 @@ async function createTemp(job: AtomicWrite): Promise<{ handle: FileHandle; temp:
 }
 
 /**
- * Copy exactly `size` bytes from `body` to `handle`; fail as soon as the count is wrong.
+ * Copy exactly `size` bytes from `body` to `fd`; fail as soon as the count is wrong.
  * On a failure of its own (disk full, too many bytes) it stops reading but does not destroy
  * the body: destroying a request body kills its socket, and the client would get a reset
  * instead of the 507 or 400 it should see.
  */
-async function copyBody(body: Readable, handle: FileHandle, size: number): Promise<void> {
+async function copyBody(body: Readable, fd: number, size: number, gate: SyncGate): Promise<void> {
   let written = 0;
   for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (written + buf.length > size) throw incompleteBody(`more than ${size}`, size);
-    for (let off = 0; off < buf.length; ) {
-      const { bytesWritten } = await handle.write(buf, off, buf.length - off);
-      off += bytesWritten;
-    }
+    await writeAll(gate, fd, [buf]);
     written += buf.length;
   }
   if (written !== size) throw incompleteBody(String(written), size);
@@ -108,7 +110,12 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLI
  * Make `temp` visible as `target` without ever replacing an existing `target`.
  * `linkFile` is a parameter only so that the fallback can be tested.
  */
-export async function publish(temp: string, target: string, linkFile = link): Promise<void> {
+export async function publish(
+  temp: string,
+  target: string,
+  linkFile: (from: string, to: string) => Promise<void> | void = link,
+  gate: SyncGate = SyncGate.closed,
+): Promise<void> {
   try {
     await linkFile(temp, target);
   } catch (err) {
@@ -122,9 +129,11 @@ export async function publish(temp: string, target: string, linkFile = link): Pr
     await rename(temp, target);
     return;
   }
-  await unlink(temp).catch(() => {}); // the upload is stored; a leftover is swept later
+  // The upload is stored; a leftover is swept later.
+  await Promise.resolve()
+    .then(() => unlinkPath(gate, temp))
+    .catch(() => {});
 }
-
 async function exists(file: string): Promise<boolean> {
   try {
     await stat(file);

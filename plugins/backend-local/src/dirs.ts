@@ -4,20 +4,24 @@
  * 0750 there); here every folder this backend creates gets its mode with `chmod`, so
  * 0700 / 0770 hold whatever the umask. Folders that already existed are left alone.
  */
-import { chmod, mkdir, open, readdir } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { closeFd, fsyncFd, openFd } from './fd.js';
+import { SyncGate } from './sync-gate.js';
+import { chmodSync, mkdirSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { errnoOf, isMissing } from './fs-errors.js';
 
 /** Create `dir` (not its parents); true when it was created, false when it existed. */
-export async function makeDir(dir: string, mode: number): Promise<boolean> {
+export async function makeDir(dir: string, mode: number, gate: SyncGate = SyncGate.closed): Promise<boolean> {
   try {
-    await mkdir(dir, { mode });
+    if (gate.open) gate.run(() => mkdirSync(dir, { mode }));
+    else await mkdir(dir, { mode });
   } catch (err) {
     if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
-  await chmod(dir, mode);
+  if (gate.open) gate.run(() => chmodSync(dir, mode));
+  else await chmod(dir, mode);
   return true;
 }
 
@@ -33,18 +37,21 @@ export async function makeDirs(dir: string, mode: number): Promise<void> {
 }
 
 /** Flush a folder's entries (a new or removed name) to disk. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+export async function syncDir(dir: string, gate: SyncGate = SyncGate.closed): Promise<void> {
+  const fd = await openFd(gate, dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(gate, fd);
   }
 }
 
-/** Entries of a folder; none when it is missing. */
-export async function entriesOf(dir: string): Promise<Dirent[]> {
+/** Entries of a folder; none when it is missing. Synchronous with an open `gate`. */
+export async function entriesOf(dir: string, gate?: SyncGate): Promise<Dirent[]> {
   try {
+    // Not timed by the gate: a large folder takes long on any filesystem (the listing's
+    // stats tell a slow one apart).
+    if (gate?.open) return readdirSync(dir, { withFileTypes: true });
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {
     if (isMissing(err)) return [];

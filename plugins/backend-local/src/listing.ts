@@ -7,19 +7,22 @@
  * Only regular files with a valid restic name are listed: temporary upload files and
  * anything else a person may have put there are skipped.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import path from 'node:path';
 import type { FileInfo } from '@pyrestserver/core';
-import { errnoOf } from './fs-errors.js';
+import { errnoOf, isMissing } from './fs-errors.js';
 import { entriesOf } from './dirs.js';
 import { isBlobName, isBlobType } from './layout.js';
+import type { SyncGate } from './sync-gate.js';
 
 /** The name of a `data/` subfolder. */
 const SHARD = /^[0-9a-f]{2}$/;
 /** Subfolders of `data/` being read ahead of the consumer. */
 const SUBDIR_WINDOW = 8;
+/** Entries handed on at once by a synchronous listing. */
+const SYNC_BATCH = 1024;
 /** Longest stretch of synchronous stat() calls before the event loop gets a turn. */
 const SLICE_MS = 2;
 /** Average stat() time above which the filesystem is taken as remote (NFS, FUSE). */
@@ -32,8 +35,9 @@ const STAT_PARALLELISM = 32;
 /**
  * Sizes of files, read the quick way for the filesystem at hand. On a local disk a
  * synchronous stat() costs about a microsecond, while an asynchronous one pays a thread-pool
- * round trip tens of times that, so stats run synchronously in slices of at most SLICE_MS,
- * giving the event loop a turn between slices. When stats turn out slow (a network
+ * round trip tens of times that, so stats (and readdirs, see `entriesOf`) run synchronously
+ * while the provider's SyncGate is open, in slices of at most SLICE_MS across the whole
+ * listing, giving the event loop a turn between slices. When stats turn out slow (a network
  * filesystem), the rest of the listing switches to parallel asynchronous stats, which hide
  * latency instead of blocking. One Sizer serves one listing.
  */
@@ -41,23 +45,39 @@ class Sizer {
   private slow = false;
   private statCount = 0;
   private statMs = 0;
+  private sliceStarted = performance.now();
+
+  constructor(readonly gate: SyncGate) {}
+
+  /** True while this listing may read synchronously. */
+  get sync(): boolean {
+    return !this.slow && this.gate.open;
+  }
 
   async sizes(dir: string, names: readonly string[]): Promise<FileInfo[]> {
     const infos: FileInfo[] = [];
     let i = 0;
-    while (i < names.length && !this.slow) {
+    while (i < names.length && this.sync) {
       const started = performance.now();
       const first = i;
       do {
         const name = names[i++]!;
-        const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
-        if (st) infos.push({ name, size: st.size });
-      } while (i < names.length && performance.now() - started < SLICE_MS);
+        // Timed by the slice as a whole (account), not call by call; `dir` is already normalized.
+        const st = statSync(`${dir}/${name}`, { throwIfNoEntry: false });
+        if (st?.isFile()) infos.push({ name, size: st.size, modified: st.mtimeMs });
+      } while (i < names.length && performance.now() - this.sliceStarted < SLICE_MS);
       this.account(i - first, performance.now() - started);
-      await setImmediate();
+      await this.pause();
     }
     if (i < names.length) infos.push(...(await statInParallel(dir, names.slice(i))));
     return infos;
+  }
+
+  /** Give the event loop a turn once the current slice of synchronous work is used up. */
+  async pause(): Promise<void> {
+    if (performance.now() - this.sliceStarted < SLICE_MS) return;
+    await setImmediate();
+    this.sliceStarted = performance.now();
   }
 
   /** Judged on the average over the listing so far, so one hiccup (writeback, a busy CPU) does not count. */
@@ -76,7 +96,8 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
       const i = next++;
       const name = names[i]!;
       try {
-        infos[i] = { name, size: (await stat(path.join(dir, name))).size };
+        const st = await stat(path.join(dir, name));
+        infos[i] = { name, size: st.size, modified: st.mtimeMs };
       } catch (err) {
         if (errnoOf(err) !== 'ENOENT') throw err;
       }
@@ -91,10 +112,25 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
  * with `xx`: a file elsewhere could not be read by its name). Files removed meanwhile are left out.
  */
 async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<FileInfo[]> {
+  if (sizer.sync) {
+    // Names only (no Dirent objects): the stat that follows tells files from the rest.
+    const names = namesIn(dir).filter((name) => isBlobName(name) && name.startsWith(prefix));
+    return sizer.sizes(dir, names);
+  }
   const names = (await entriesOf(dir))
     .filter((e) => e.isFile() && isBlobName(e.name) && e.name.startsWith(prefix))
     .map((e) => e.name);
   return sizer.sizes(dir, names);
+}
+
+/** The names in a folder, synchronously; none when it is missing. */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
 }
 
 /**
@@ -102,15 +138,28 @@ async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<FileInfo
  * Batches, because a value handed through an async generator costs several promise turns,
  * many times more under async hooks; see `flatten`.
  */
-export async function* batchesOfType(typeDir: string, sharded: boolean): AsyncGenerator<FileInfo[]> {
-  const sizer = new Sizer();
+export async function* batchesOfType(typeDir: string, sharded: boolean, gate: SyncGate): AsyncGenerator<FileInfo[]> {
+  const sizer = new Sizer(gate);
   if (!sharded) {
     yield await filesIn(typeDir, sizer);
     return;
   }
-  const subdirs = (await entriesOf(typeDir)).filter((e) => e.isDirectory() && SHARD.test(e.name)).map((e) => e.name);
-  const pending: Promise<FileInfo[]>[] = [];
+  const subdirs = (await entriesOf(typeDir, gate)).filter((e) => e.isDirectory() && SHARD.test(e.name)).map((e) => e.name);
   let next = 0;
+  // Synchronously, one subfolder after another (most are empty or small), in batches.
+  let batch: FileInfo[] = [];
+  while (next < subdirs.length && sizer.sync) {
+    const shard = subdirs[next++]!;
+    batch.push(...(await filesIn(path.join(typeDir, shard), sizer, shard)));
+    if (batch.length >= SYNC_BATCH) {
+      yield batch;
+      batch = [];
+    }
+    await sizer.pause();
+  }
+  if (batch.length > 0) yield batch;
+  // Asynchronously, a window of subfolders read ahead of the consumer.
+  const pending: Promise<FileInfo[]>[] = [];
   const refill = () => {
     while (pending.length < SUBDIR_WINDOW && next < subdirs.length) {
       const shard = subdirs[next++]!;

@@ -2,7 +2,6 @@
  * The local-disk StorageProvider: rest-server 0.14's on-disk layout and behaviour
  * (see layout.ts for paths, atomic-write.ts for uploads, listing.ts for listings).
  */
-import { open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -15,11 +14,14 @@ import {
   type ByteRange,
   type FileInfo,
   type FileRef,
+  type OpenedFile,
   type StorageProvider,
 } from '@pyrestserver/core';
 import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
 import { errnoOf, fsError, isMissing } from './fs-errors.js';
+import { closeFd, FileRangeStream, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
+import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
 import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
@@ -32,9 +34,10 @@ export interface LocalProviderOptions {
 }
 
 /** Read buffer size: fewer reads for large pack files, still small per connection. */
-const READ_CHUNK = 256 * 1024;
+const READ_CHUNK = 512 * 1024;
 /** Ranges up to this many bytes are read in one call into one buffer. */
 const SMALL_READ = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** How files are named in error messages: by their place in the repository, never by host path. */
 const inRepo = (repo: string, rest: string) => (repo === '' ? rest : `${repo}/${rest}`);
@@ -45,6 +48,8 @@ export class LocalProvider implements StorageProvider {
   readonly modes: Modes;
   private readonly shutdown = new AbortController();
   private readonly background = new Set<Promise<unknown>>();
+  /** Whether small filesystem calls run synchronously right now (see sync-gate.ts). */
+  readonly gate = new SyncGate();
 
   constructor(options: LocalProviderOptions) {
     this.layout = new Layout(options.root);
@@ -55,9 +60,9 @@ export class LocalProvider implements StorageProvider {
     const repoDir = this.layout.repoDir(repo);
     try {
       await makeDirs(repoDir, this.modes.dir);
-      await Promise.all(BLOB_TYPES.map((type) => makeDir(path.join(repoDir, type), this.modes.dir)));
+      await Promise.all(BLOB_TYPES.map((type) => makeDir(path.join(repoDir, type), this.modes.dir, this.gate)));
       const dataDir = path.join(repoDir, 'data');
-      await Promise.all(DATA_SUBDIRS.map((sub) => makeDir(path.join(dataDir, sub), this.modes.dir)));
+      await Promise.all(DATA_SUBDIRS.map((sub) => makeDir(path.join(dataDir, sub), this.modes.dir, this.gate)));
     } catch (err) {
       throw fsError(err, `create repository ${JSON.stringify(repo)}`);
     }
@@ -69,45 +74,62 @@ export class LocalProvider implements StorageProvider {
 
   async stat(ref: FileRef): Promise<{ size: number }> {
     const { file } = this.layout.locate(ref);
+    let st;
     try {
-      const st = await stat(file);
-      if (!st.isFile()) throw notFound(describe(ref));
-      return { size: st.size };
+      st = await statOrUndefined(this.gate, file);
     } catch (err) {
       throw fsError(err, `stat ${describe(ref)}`);
+    }
+    if (!st?.isFile()) throw notFound(describe(ref));
+    return { size: st.size };
+  }
+
+  /**
+   * One open + fstat, then the bytes: a small range is read at once into one buffer (restic
+   * loads most blobs with small ranged GETs), a larger one is streamed from the same descriptor.
+   */
+  async open(ref: FileRef, range?: ByteRange): Promise<OpenedFile> {
+    const { file } = this.layout.locate(ref);
+    const what = `read ${describe(ref)}`;
+    let fd: number;
+    try {
+      fd = await openFd(this.gate, file, 'r');
+    } catch (err) {
+      throw fsError(err, what);
+    }
+    let streaming = false;
+    try {
+      const st = await fstatFd(this.gate, fd);
+      if (!st.isFile()) throw notFound(describe(ref));
+      const size = st.size;
+      const start = range?.start ?? 0;
+      const end = Math.min(range?.end ?? size - 1, size - 1);
+      if (start > end) return { size, body: EMPTY };
+      const length = end - start + 1;
+      if (length <= SMALL_READ) {
+        const bytes = await readAt(this.gate, fd, length, start);
+        if (bytes.length !== length) throw new StorageError(StorageErrorCode.INTERNAL, `${what}: file shorter than its size`);
+        return { size, body: bytes };
+      }
+      streaming = true;
+      return { size, body: new FileRangeStream(fd, start, end, this.gate, READ_CHUNK) };
+    } catch (err) {
+      throw fsError(err, what);
+    } finally {
+      if (!streaming) await Promise.resolve(closeFd(this.gate, fd)).catch(() => {});
     }
   }
 
   async read(ref: FileRef, range?: ByteRange): Promise<Readable> {
-    const { file } = this.layout.locate(ref);
-    // Open first: a missing file is a NOT_FOUND rejection, not a stream that errors later.
-    const handle = await open(file, 'r').catch((err) => {
-      throw fsError(err, `read ${describe(ref)}`);
-    });
-    if (range && range.end - range.start < SMALL_READ) {
-      // restic loads most blobs with small ranged GETs: one pread beats a stream's machinery.
-      try {
-        const length = range.end - range.start + 1;
-        const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, range.start);
-        if (bytesRead !== length) throw new StorageError(StorageErrorCode.INTERNAL, `read ${describe(ref)}: file shorter than the range`);
-        return Readable.from([buffer], { objectMode: false });
-      } catch (err) {
-        throw fsError(err, `read ${describe(ref)}`);
-      } finally {
-        await handle.close();
-      }
-    }
-    return handle.createReadStream({
-      highWaterMark: READ_CHUNK,
-      ...(range ? { start: range.start, end: range.end } : {}),
-    });
+    const { body } = await this.open(ref, range);
+    return body instanceof Readable ? body : Readable.from([body], { objectMode: false });
   }
 
   async write(ref: FileRef, body: Readable, size: number): Promise<void> {
     const { dir, file } = this.layout.locate(ref);
     const what = `write ${describe(ref)}`;
     // Answer a duplicate before reading a possibly large body; link() still decides races.
-    const exists = await this.isFile(file).catch((err) => {
+    const exists = await this.isFile(file).catch((err: unknown) => {
       throw fsError(err, what);
     });
     if (exists) throw alreadyExists(describe(ref));
@@ -119,6 +141,7 @@ export class LocalProvider implements StorageProvider {
         size,
         mode: this.modes.file,
         prepareDir: () => this.prepareDir(ref.repo, dir),
+        gate: this.gate,
       });
     } catch (err) {
       if (err === body.errored) throw err; // the body's own failure, as is
@@ -134,7 +157,7 @@ export class LocalProvider implements StorageProvider {
     const typeDir = this.layout.typeDir(repo, type);
     if (!(await this.isDir(path.dirname(typeDir)))) throw notFound(`repository ${JSON.stringify(repo)}`);
     try {
-      yield* batchesOfType(typeDir, type === 'data');
+      yield* batchesOfType(typeDir, type === 'data', this.gate);
     } catch (err) {
       throw fsError(err, `list ${inRepo(repo, type)}`);
     }
@@ -143,7 +166,7 @@ export class LocalProvider implements StorageProvider {
   async delete(ref: FileRef): Promise<void> {
     const { file } = this.layout.locate(ref);
     try {
-      await unlink(file);
+      await unlinkPath(this.gate, file);
     } catch (err) {
       // A folder under a file's name is no file (stat and read say NOT_FOUND): nothing to delete,
       // and folders are never removed through the protocol.
@@ -178,8 +201,8 @@ export class LocalProvider implements StorageProvider {
     const repoDir = this.layout.repoDir(repo);
     if (dir === repoDir || !(await this.isDir(repoDir))) throw notFound(`repository ${JSON.stringify(repo)}`);
     // `dir` is `{repo}/{type}` or `{repo}/data/{xx}`.
-    if (path.dirname(dir) !== repoDir) await makeDir(path.dirname(dir), this.modes.dir);
-    await makeDir(dir, this.modes.dir);
+    if (path.dirname(dir) !== repoDir) await makeDir(path.dirname(dir), this.modes.dir, this.gate);
+    await makeDir(dir, this.modes.dir, this.gate);
   }
 
   private async isDir(p: string): Promise<boolean> {
@@ -190,12 +213,7 @@ export class LocalProvider implements StorageProvider {
     return (await this.statOrUndefined(p))?.isFile() ?? false;
   }
 
-  private async statOrUndefined(p: string) {
-    try {
-      return await stat(p);
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  private statOrUndefined(p: string) {
+    return statOrUndefined(this.gate, p);
   }
 }
