@@ -7,6 +7,7 @@ import { buildPolicies, type PolicyOptions } from './policies/index.js';
 import { registerAuth, type AuthOptions } from './auth/index.js';
 import { registerMetrics } from './metrics.js';
 import { registerAccessLog } from './access-log.js';
+import { registerRefusedBodyClose } from './refused-body.js';
 import { tlsServerOptions } from './tls.js';
 
 declare module 'fastify' {
@@ -74,6 +75,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   }) as unknown as FastifyInstance;
 
   await registerAccessLog(app, options);
+  registerRefusedBodyClose(app);
   await registerAuth(app, options);
   const policies = await buildPolicies(options);
   const metricsPolicies = await registerMetrics(app, options, policies);
