@@ -11,3 +11,4 @@ export { createServer, type ServerOptions, type TlsOptions } from './server.js';
 export { listen } from './listen.js';
 export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';
+export { checkLocalSettings } from './preflight.js';

@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
 import { constants } from 'node:os';
 import {
-  ConfigError, ConfigErrorCode, createServer, listen,
+  checkLocalSettings, ConfigError, ConfigErrorCode, createServer, listen,
   type Logger, type StorageProvider,
 } from '@pyrestserver/core';
 import { helpOf, SERVE_FLAGS, usageOf, type FlagSpec } from '../serve/flags.js';
@@ -65,6 +65,8 @@ export const pathWithoutStorage = (type: string): string =>
 async function runServer(settings: ServeSettings): Promise<number> {
   const logger = createLogger({ debug: settings.debug, secretKeys: settings.secretKeys });
   const { plugin } = settings.backend;
+  // The auth file, TLS files and listen address first: a backend may take seconds to reach.
+  await checkLocalSettings({ ...settings.server, listen: settings.listen });
   const provider = await startBackend(settings, logger);
   let app: Awaited<ReturnType<typeof createServer>> | undefined;
   let address: string;
