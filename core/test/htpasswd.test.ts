@@ -94,7 +94,7 @@ test('a missing htpasswd file is ConfigError AUTH_SETUP naming the path, with th
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'PYRS_AUTH_SETUP');
     assert.ok(err.message.includes(file));
-    assert.match(err.hint ?? '', /htpasswd -B -c .* USER/);
+    assert.match(err.hint ?? '', /htpasswd -B -C 12 -c .* USER/);
     assert.match(err.hint ?? '', /--no-auth/);
     return true;
   });

@@ -120,7 +120,7 @@ export class HtpasswdFile {
           : `cannot read htpasswd file ${path}: ${(err as Error).message}`,
         {
           hint: missing
-            ? `Create it with \`htpasswd -B -c ${path} USER\`, or pass --no-auth to run without authentication.`
+            ? `Create it with \`htpasswd -B -C 12 -c ${path} USER\` (or name another with --htpasswd-file), or pass --no-auth to run without authentication.`
             : 'Check the file permissions, or pass --no-auth to run without authentication.',
           cause: err,
         },
