@@ -2,9 +2,20 @@
 // A 1 MiB young generation: request bodies are short-lived Buffers, and collecting them
 // sooner keeps peak memory under 8 MiB uploads and downloads ~30 MiB lower at no cost
 // in throughput (docs/benchmarks.md). It has to be a node flag, hence the shebang.
-import { main } from './main.js';
+import { readFileSync } from 'node:fs';
 
-main(process.argv).then(
-  (code) => { if (code !== 0) process.exitCode = code; },
-  (err) => { console.error(err); process.exitCode = 1; },
-);
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  // The quick answer, without loading the CLI (as cac words it).
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  console.log(`pyrestserver/${version} ${process.platform}-${process.arch} node-${process.version}`);
+} else {
+  const { main } = await import('./main.js');
+  try {
+    const code = await main(process.argv);
+    if (code !== 0) process.exitCode = code;
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  }
+}

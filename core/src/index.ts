@@ -1,3 +1,6 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServerOptions } from './server.js';
+
 export * from './errors.js';
 export * from './storage/types.js';
 export * from './plugins/contract.js';
@@ -7,7 +10,16 @@ export * from './config/backends-store.js';
 export { obscure, reveal } from './config/obscure.js';
 export { parseSize, formatSize, SIZE_FORMS } from './config/size.js';
 export type { Access, Operation, Policy } from './policies/types.js';
-export { createServer, type ServerOptions, type TlsOptions } from './server.js';
+export type { ServerOptions, TlsOptions } from './server.js';
+
+/**
+ * A Fastify instance serving the restic REST protocol with every policy registered (see
+ * server.ts). Loaded on first use, so that commands which serve nothing (`config`,
+ * `backends`, `--help`) do not pay for loading Fastify, prom-client and the password hashes.
+ */
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  return (await import('./server.js')).createServer(options);
+}
 export { listen } from './listen.js';
 export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';

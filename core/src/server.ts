@@ -5,7 +5,6 @@ import { registerProtocol } from './protocol/routes.js';
 import { replyWithError } from './protocol/replies.js';
 import { buildPolicies, type PolicyOptions } from './policies/index.js';
 import { registerAuth, type AuthOptions } from './auth/index.js';
-import { registerMetrics } from './metrics.js';
 import { registerAccessLog } from './access-log.js';
 import { registerRefusedBodyClose } from './refused-body.js';
 import { tlsServerOptions } from './tls.js';
@@ -78,7 +77,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerRefusedBodyClose(app);
   await registerAuth(app, options);
   const policies = await buildPolicies(options);
-  const metricsPolicies = await registerMetrics(app, options, policies);
+  // prom-client and the metrics code load only for --prometheus.
+  const metricsPolicies = options.prometheus ? await (await import('./metrics.js')).registerMetrics(app, options, policies) : [];
   if (options.backendPlugin) await app.register(options.backendPlugin);
   await app.register(registerProtocol, {
     provider: options.provider,

@@ -3,8 +3,9 @@
  * Secrets never reach the output: Authorization headers and every option the backend marks
  * `x-secret` are redacted wherever they appear in a log object.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export interface LoggerOptions {
   debug: boolean;
@@ -25,7 +26,11 @@ export function createLogger(options: LoggerOptions): Logger {
   ];
   const base = { level: options.debug ? 'debug' : 'info', redact: { paths, censor: '[secret]' } };
   const usePretty = options.pretty ?? process.stdout.isTTY === true;
-  if (usePretty) return pino(base, pretty({ colorize: true, sync: true, destination: 1 }));
+  if (usePretty) {
+    // Loaded only for a terminal: it is a large share of start-up otherwise.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+    return pino(base, pretty({ colorize: true, sync: true, destination: 1 }));
+  }
   if (!options.destination) keepServingWithoutStdout();
   return pino(base, (options.destination ?? process.stdout) as pino.DestinationStream);
 }

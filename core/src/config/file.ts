@@ -3,9 +3,10 @@
  * with `--config FILE`: JavaScript, TypeScript, JSON, YAML or TOML, or a `pyrestserver`
  * key in package.json. Parsed, checked against its shape and normalised (key spellings).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
+import type { Loader } from 'cosmiconfig';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import { createAjv, errorPath, errorText } from '../plugins/ajv.js';
@@ -75,7 +76,10 @@ const SCHEMA = {
   },
 };
 
-const validate = createAjv().compile(SCHEMA);
+let compiled: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+/** The file's shape check, compiled on first use (not at start-up when there is no file). */
+const validate = (config: unknown) => (compiled ??= createAjv().compile(SCHEMA))(config);
+const validationErrors = () => compiled?.errors;
 
 /**
  * Load the config file: `file` when given (relative to `cwd`), else the first one cosmiconfig
@@ -85,6 +89,9 @@ const validate = createAjv().compile(SCHEMA);
 export async function loadConfigFile(
   { file, cwd = process.cwd() }: { file?: string; cwd?: string } = {},
 ): Promise<LoadedConfigFile | undefined> {
+  if (file === undefined && !mayHaveConfigFile(cwd)) return undefined;
+  // Loaded only when there may be a file to read: it is a large part of start-up.
+  const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
   const explorer = cosmiconfig(CONFIG_MODULE_NAME, {
     searchPlaces: CONFIG_SEARCH_PLACES,
     searchStrategy: 'project',
@@ -105,6 +112,30 @@ export async function loadConfigFile(
   return { filepath, config: normalise(result.config, filepath) };
 }
 
+/**
+ * False when cosmiconfig's search (searchStrategy 'project') would find nothing: no search
+ * place exists in any folder from `cwd` up to the first one holding a package.json or
+ * package.yaml (or the root), and that package.json has no `pyrestserver` key. True when it may find something.
+ */
+export function mayHaveConfigFile(cwd: string): boolean {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const place of CONFIG_SEARCH_PLACES) {
+      if (place !== 'package.json' && existsSync(path.join(dir, place))) return true;
+    }
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const json: unknown = JSON.parse(readFileSync(pkg, 'utf8'));
+        return typeof json === 'object' && json !== null && CONFIG_MODULE_NAME in json;
+      } catch {
+        return true; // let cosmiconfig report it
+      }
+    }
+    if (existsSync(path.join(dir, 'package.yaml'))) return false; // also ends cosmiconfig's search
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
 function normalise(raw: unknown, filepath: string): ConfigFile {
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(ConfigErrorCode.CONFIG_FILE_INVALID, `${filepath}: expected an object (a table) at the top, got ${typeof raw}`);
@@ -123,7 +154,7 @@ function normalise(raw: unknown, filepath: string): ConfigFile {
     }
   }
   if (!validate(config)) {
-    const problems = (validate.errors ?? []).map((err) => {
+    const problems = (validationErrors() ?? []).map((err) => {
       const at = errorPath(err);
       const text = at.at(-1) === 'maxSize' && err.keyword === 'type' ? `must be ${SIZE_FORMS}` : errorText(err);
       return `${at.join('.') || '(top)'}: ${text}`;
