@@ -23,4 +23,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 export { listen } from './listen.js';
 export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, type TypeStats } from './repo-stats.js';
 export type { Logger } from 'pino';
-export { checkLocalSettings } from './preflight.js';
+
+/**
+ * The server's own settings (htpasswd file, TLS files, listen address), checked before any
+ * backend is contacted (see preflight.ts). Loaded on first use, like createServer.
+ */
+export async function checkLocalSettings(settings: Parameters<typeof import('./preflight.js').checkLocalSettings>[0]): Promise<void> {
+  return (await import('./preflight.js')).checkLocalSettings(settings);
+}
