@@ -60,15 +60,18 @@ describe('errors', () => {
     assert.ok(!log.text().includes(SECRET), 'a secret reached the log');
   });
 
-  it('a full disk is 507, and logged for the operator', async () => {
-    const before_ = errorRecords().length;
+  it('a full disk is 507, and logged for the operator as a warning, without a stack trace', async () => {
+    const warnings = () => log.records.filter((r) => r.level === 'warn');
+    const [errorsBefore, warningsBefore] = [errorRecords().length, warnings().length];
     const reply = await request(server.url, `/e/data/${FULL}`, { method: 'POST', body: Buffer.alloc(5000) });
     assert.equal(reply.status, 507);
     assert.equal(reply.body.toString(), 'Insufficient Storage\n');
-    const logged = errorRecords().slice(before_);
+    assert.equal(errorRecords().length, errorsBefore, 'a full disk is not a server fault');
+    const logged = warnings().slice(warningsBefore);
     assert.equal(logged.length, 1);
     assert.equal(logged[0]!.status, 507);
     assert.match(JSON.stringify(logged[0]), /PYRS_INSUFFICIENT_STORAGE/);
+    assert.doesNotMatch(JSON.stringify(logged[0]), /"stack"/);
   });
 
   it('client errors and a client hanging up mid-upload are not logged as errors', async () => {

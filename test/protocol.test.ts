@@ -135,7 +135,7 @@ describe('files', () => {
     assert.deepEqual((await call('GET', path)).body, blob.data);
   });
 
-  it('refused uploads leave a keep-alive connection usable (the unread body is drained)', async () => {
+  it('refused uploads of up to 64 KiB leave a keep-alive connection usable (the unread body is drained)', async () => {
     let connections = 0;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const connect = agent.createConnection.bind(agent);
@@ -144,7 +144,8 @@ describe('files', () => {
       return connect(...args);
     }) as typeof agent.createConnection;
     try {
-      const big = Buffer.alloc(2 * 1024 * 1024, 7);
+      // Larger refused bodies are not drained: the connection is closed (docs/security.md).
+      const big = Buffer.alloc(60 * 1024, 7);
       for (let i = 0; i < 3; i++) {
         assert.equal((await call('POST', path, { body: blob.data, headers: OCTETS, agent })).status, 403);
         assert.equal((await call('POST', `/nowhere/data/${blob.name}`, { body: big, headers: OCTETS, agent })).status, 404);

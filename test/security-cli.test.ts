@@ -96,7 +96,7 @@ describe('serve refuses to start', () => {
     assert.notEqual(code, 0);
     assert.ok(output.includes(join(dir, '.htpasswd')), output);
     assert.match(output, /PYRS_AUTH_SETUP/);
-    assert.match(output, /htpasswd -B -c/);
+    assert.match(output, /htpasswd -B -C 12 -c/);
     assert.match(output, /--no-auth/);
   });
 

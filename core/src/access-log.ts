@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConfigError, ConfigErrorCode } from './errors.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -43,10 +44,13 @@ export function combinedLogLine(e: AccessLogEntry): string {
   );
 }
 
+/** A request target as logged: the userinfo of an absolute-form target (`http://user:pw@host/`) removed. */
+export function loggedTarget(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+}
+
 const kBytes = Symbol('pyrs.accessLog.bytes');
-const kStart = Symbol('pyrs.accessLog.start');
-type Counted = FastifyReply['raw'] & { [kBytes]?: number };
-type Timed = FastifyRequest & { [kStart]?: Date };
+type Counted = ServerResponse & { [kBytes]?: number };
 
 /** Count the body bytes written to `res` (headers excluded, as Apache's %b). */
 function countBody(res: Counted): void {
@@ -112,8 +116,11 @@ async function openLog(target: string, onFailure: (err: unknown) => void): Promi
 
 /**
  * `--log FILE|-`: one Apache combined-format line per response, like rest-server's
- * (gorilla's CombinedLoggingHandler), plus the authenticated user. Registered first, so
- * requests refused by auth are logged too. The bytes are the body bytes actually sent.
+ * (gorilla's CombinedLoggingHandler), plus the authenticated user. Lines are written from the
+ * HTTP server itself, not from Fastify's hooks, so every reply has one: those refused before
+ * any hook runs (an undecodable URL), refused by auth, and those whose client hung up (their
+ * status as it stood). The bytes are the body bytes actually sent (0 for HEAD); the target's
+ * userinfo (`http://user:pw@host/...`) is never written.
  */
 export async function registerAccessLog(app: FastifyInstance, options: { log?: string }): Promise<void> {
   const target = options.log;
@@ -126,27 +133,43 @@ export async function registerAccessLog(app: FastifyInstance, options: { log?: s
     );
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    (request as Timed)[kStart] = new Date();
-    countBody(reply.raw);
+  /** The Fastify request of each raw request that reached the hooks: its client address and user. */
+  const requests = new WeakMap<IncomingMessage, FastifyRequest>();
+  app.addHook('onRequest', async (request) => {
+    requests.set(request.raw, request);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const counted = (reply.raw as Counted)[kBytes];
-    const header = Number(reply.getHeader('content-length'));
-    log?.write(
-      combinedLogLine({
-        host: request.ip,
-        user: request.user,
-        time: (request as Timed)[kStart] ?? new Date(),
-        method: request.method,
-        url: request.raw.url ?? request.url,
-        httpVersion: request.raw.httpVersion,
-        status: reply.statusCode,
-        bytes: counted ?? (Number.isFinite(header) && request.method !== 'HEAD' ? header : 0),
-        referer: request.headers.referer,
-        userAgent: request.headers['user-agent'],
-      }) + '\n',
-    );
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const time = new Date();
+    countBody(res);
+    let done = false;
+    const line = () => {
+      if (done) return;
+      done = true;
+      const request = requests.get(req);
+      log?.write(
+        combinedLogLine({
+          host: request?.ip ?? req.socket.remoteAddress,
+          user: request?.user,
+          time,
+          method: req.method ?? '-',
+          url: loggedTarget(req.url ?? '-'),
+          httpVersion: req.httpVersion,
+          status: res.statusCode,
+          bytes: req.method === 'HEAD' ? 0 : ((res as Counted)[kBytes] ?? 0),
+          referer: req.headers.referer,
+          userAgent: req.headers['user-agent'],
+        }) + '\n',
+      );
+    };
+    res.once('finish', line);
+    res.once('close', line);
+  };
+  // Before Fastify's own listener, so the byte counter is in place before anything is written.
+  app.server.prependListener('request', onRequest);
+  app.addHook('onClose', async () => {
+    app.server.off('request', onRequest);
+    const closing = log;
+    log = undefined;
+    await closing?.close();
   });
-  app.addHook('onClose', async () => log?.close());
 }

@@ -25,3 +25,11 @@ export { walkRepository, totalBytes, totalFiles, FILE_TYPES, type RepoStats, typ
 export type { Logger } from 'pino';
 export { reloadSettings, type SettingsReload } from './policies/reload.js';
 export { h2ListenerTransport, parseRepositoryPath, stdioTransport, confineUrl, type StdioTransport, type TransportSetup } from './transports/index.js';
+
+/**
+ * The server's own settings (htpasswd file, TLS files, listen address), checked before any
+ * backend is contacted (see preflight.ts). Loaded on first use, like createServer.
+ */
+export async function checkLocalSettings(settings: Parameters<typeof import('./preflight.js').checkLocalSettings>[0]): Promise<void> {
+  return (await import('./preflight.js')).checkLocalSettings(settings);
+}

@@ -1,5 +1,6 @@
 import { lstat, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type AddressInfo, type ListenOptions } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, ConfigErrorCode } from './errors.js';
 
@@ -26,20 +27,38 @@ export function systemdListenFds(env: NodeJS.ProcessEnv = process.env, pid = pro
  * the app closes the server as usual.
  */
 async function listenOnSystemdSocket(app: FastifyInstance): Promise<string> {
-  await app.ready();
-  await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen({ fd: SD_LISTEN_FDS_START }, () => {
-      app.server.off('error', reject);
-      resolve();
-    });
-  }).catch((err: unknown) => Promise.reject(listenError('the socket passed by systemd', err)));
+  await serverListen(app, { fd: SD_LISTEN_FDS_START }).catch((err: unknown) =>
+    Promise.reject(listenError('the socket passed by systemd', err)),
+  );
   const address = app.server.address();
   const where =
     address === null || typeof address === 'string'
       ? 'a unix socket'
       : `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   return `${where} (systemd socket activation, fd ${SD_LISTEN_FDS_START})`;
+}
+
+/**
+ * Make the app ready and let its server listen itself, rather than through Fastify's
+ * listen(), which logs a line of its own for every address: the CLI logs one line with
+ * the address and the settings. Closing the app closes the server as usual.
+ */
+async function serverListen(app: FastifyInstance, options: ListenOptions | { fd: number }): Promise<void> {
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject);
+    app.server.listen(options, () => {
+      app.server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** `http://host:port` (`[v6]` in brackets) of a listening TCP server. */
+function urlOf(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${app.server instanceof TlsServer ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
 /** True when a server accepts connections on the unix socket at `path`. */
@@ -87,7 +106,7 @@ export function parseHostPort(spec: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '::'), port };
 }
 
-function listenError(where: string, err: unknown): ConfigError {
+export function listenError(where: string, err: unknown): ConfigError {
   const code = (err as NodeJS.ErrnoException).code;
   const reason =
     code === 'EADDRINUSE' ? 'the address is already in use'
@@ -115,17 +134,19 @@ export async function listen(app: FastifyInstance, spec: string): Promise<string
     const path = spec.slice('unix:'.length);
     if (!path) throw new ConfigError(ConfigErrorCode.LISTEN, '--listen unix: needs a path, e.g. unix:/run/rest-server.sock');
     await clearStaleSocket(path);
-    await app.listen({ path }).catch((err: unknown) => Promise.reject(listenError(spec, err)));
+    await serverListen(app, { path }).catch((err: unknown) => Promise.reject(listenError(spec, err)));
     return `unix:${path}`;
   }
 
   const { host, port } = parseHostPort(spec);
   try {
-    return await app.listen({ host, port });
+    await serverListen(app, { host, port });
+    return urlOf(app);
   } catch (err) {
     // `:port` on a machine without IPv6: all IPv4 interfaces instead.
     if (host === '::' && (err as NodeJS.ErrnoException).code === 'EAFNOSUPPORT') {
-      return app.listen({ host: '0.0.0.0', port }).catch((e: unknown) => Promise.reject(listenError(spec, e)));
+      await serverListen(app, { host: '0.0.0.0', port }).catch((e: unknown) => Promise.reject(listenError(spec, e)));
+      return urlOf(app);
     }
     throw listenError(spec, err);
   }

@@ -9,6 +9,7 @@ import { registerAccessLog } from './access-log.js';
 import { registerTlsReload, tlsServerOptions } from './tls.js';
 import { registerForwarded, trustedProxies } from './trusted-proxy.js';
 import { transportFastifyOptions, type TransportSetup } from './transports/index.js';
+import { registerRefusedBodyClose } from './refused-body.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -95,6 +96,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   if (trusted) registerForwarded(app, trusted);
   if (options.tls && https) registerTlsReload(app, options.tls, https);
   await registerAccessLog(app, options);
+  registerRefusedBodyClose(app);
   await registerAuth(app, options);
   const policies = await buildPolicies(options);
   // prom-client and the metrics code load only for --prometheus.

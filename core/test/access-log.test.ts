@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { mock, test } from 'node:test';
 import { pino } from 'pino';
@@ -106,4 +108,48 @@ test('--log to a file that cannot be written (disk full) warns and keeps serving
   const failed = warnings.map((l) => JSON.parse(l) as { msg: string; err?: string }).filter((r) => /access log/.test(r.msg));
   assert.equal(failed.length, 1, JSON.stringify(warnings)); // once, not once per line
   assert.match(failed[0]!.err ?? '', /ENOSPC/);
+});
+
+/** Send raw request bytes and resolve with the whole reply once the server closes the connection. */
+function rawRequest(url: string, text: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let reply = '';
+    socket.on('data', (d) => (reply += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(reply));
+    socket.end(text);
+  });
+}
+
+test('--log: every reply has its line: undecodable URLs, absolute-form targets (userinfo never logged), HEAD without body bytes, hung-up clients', async (t) => {
+  const dir = await tempDir(t);
+  const log = join(dir, 'access.log');
+  const file = join(dir, '.htpasswd');
+  htpasswd(file, 'alice', 'pw', '-s', true);
+  const { url, app, provider } = await startServer(t, { auth: { kind: 'htpasswd', file }, log });
+  await provider.createRepository('alice');
+  const alice = basic('alice', 'pw');
+  assert.match(await rawRequest(url, 'GET /%E0%A4%A/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  const absolute = `GET http://alice:s3cr3t-in-url@127.0.0.1/alice/config HTTP/1.1\r\nHost: x\r\nAuthorization: ${alice}\r\nConnection: close\r\n\r\n`;
+  assert.match(await rawRequest(url, absolute), /^HTTP\/1\.1 404 /);
+  assert.equal((await fetch(`${url}/alice/data/${'ab'.repeat(32)}`, { method: 'HEAD', headers: { authorization: alice } })).status, 404);
+  // A client that hangs up in the middle of its upload.
+  await new Promise<void>((resolve) => {
+    const req = httpRequest(`${url}/alice/data/${'cd'.repeat(32)}`, { method: 'POST', headers: { authorization: alice, 'content-length': '100' } });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.write(Buffer.alloc(10), () => setTimeout(() => req.destroy(), 50));
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await app.close();
+  const text = await readFile(log, 'utf8');
+  assert.ok(!text.includes('s3cr3t-in-url'), text);
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.length, 4, text);
+  assert.match(lines[0]!, /^127\.0\.0\.1 - - \[.*\] "GET \/%E0%A4%A\/config HTTP\/1\.1" 400 \d+ /);
+  assert.match(lines[1]!, / - alice \[.*\] "GET http:\/\/127\.0\.0\.1\/alice\/config HTTP\/1\.1" 404 /);
+  assert.match(lines[2]!, /"HEAD \/alice\/data\/(ab){32} HTTP\/1\.1" 404 0 /);
+  assert.match(lines[3]!, / - alice \[.*\] "POST \/alice\/data\/(cd){32} HTTP\/1\.1" \d{3} \d+ /);
 });

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { apr1 } from '../src/auth/apr1.js';
 import { CredentialCache } from '../src/auth/credential-cache.js';
-import { hashKind, verifyHash } from '../src/auth/hashes.js';
-import { HtpasswdFile, parseHtpasswd } from '../src/auth/htpasswd.js';
+import { costKey, hashKind, verifyHash } from '../src/auth/hashes.js';
+import { dummyFor, HtpasswdFile, parseHtpasswd } from '../src/auth/htpasswd.js';
 import { ConfigError } from '../src/errors.js';
 import { htpasswd, tempDir } from './security-support.js';
 
@@ -94,7 +94,7 @@ test('a missing htpasswd file is ConfigError AUTH_SETUP naming the path, with th
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'PYRS_AUTH_SETUP');
     assert.ok(err.message.includes(file));
-    assert.match(err.hint ?? '', /htpasswd -B -c .* USER/);
+    assert.match(err.hint ?? '', /htpasswd -B -C 12 -c .* USER/);
     assert.match(err.hint ?? '', /--no-auth/);
     return true;
   });
@@ -120,11 +120,88 @@ test('concurrent checks of the same credentials share one hash verification', as
   assert.equal(calls.length, 1);
 });
 
-test('an unknown user costs a dummy bcrypt verification and fails', async (t) => {
-  const { calls, users } = await aliceWithCountedChecks(t, '-s');
-  assert.equal(await users.check('mallory', 'pw'), false);
-  assert.equal(calls.length, 1);
-  assert.equal(hashKind(calls[0]!), 'bcrypt');
+test('an unknown user costs a dummy verification of the kind and cost of the file\'s users, and fails', async (t) => {
+  const dir = await tempDir(t);
+  const cases: [args: string[], kind: string][] = [
+    [['-s'], 'sha1'],
+    [['-m'], 'apr1/8'],
+    [['-B', '-C', '5'], 'bcrypt/05'],
+    [['-B', '-C', '11'], 'bcrypt/11'],
+    [['-2'], 'sha256crypt/5000/16'],
+    [['-5', '-r', '20000'], 'sha512crypt/20000/16'],
+  ];
+  for (const [i, [args, kind]] of cases.entries()) {
+    const file = join(dir, `htpasswd-${i}`);
+    for (const user of ['alice', 'bob']) execFileSync('htpasswd', ['-b', ...(user === 'alice' ? ['-c'] : []), ...args, file, user, 'pw']);
+    const calls: string[] = [];
+    const verify = async (hash: string, password: string) => (calls.push(hash), verifyHash(hash, password));
+    const users = await HtpasswdFile.open(file, { logger: recordingLogger(), verify });
+    assert.equal(await users.check('mallory', 'pw'), false, kind);
+    assert.equal(await users.check('alice', 'wrong'), false, kind);
+    assert.equal(calls.length, 2);
+    assert.equal(costKey(calls[0]!), kind, `dummy for ${args.join(' ')}`);
+    assert.equal(costKey(calls[0]!), costKey(calls[1]!));
+    assert.notEqual(calls[0], calls[1]);
+    // A dummy the library cannot decode would be refused at once, telling the names apart.
+    if (kind === 'bcrypt/11') {
+      const time = async (hash: string) => {
+        const started = performance.now();
+        await verifyHash(hash, 'wrong');
+        return performance.now() - started;
+      };
+      const [dummy, real] = [await time(calls[0]!), await time(calls[1]!)];
+      assert.ok(dummy > real / 5, `dummy check ${dummy.toFixed(1)} ms, a real user's ${real.toFixed(1)} ms`);
+    }
+  }
+});
+
+test('a file mixing hash kinds or costs is logged as a warning (names can be told apart by timing)', async (t) => {
+  const text = await htpasswdText(t, [['a', 'pw', '-B'], ['b', 'pw', '-B'], ['c', 'pw', '-s']]);
+  const file = join(await tempDir(t), 'htpasswd');
+  await writeFile(file, text);
+  const logger = recordingLogger();
+  await HtpasswdFile.open(file, { logger });
+  assert.ok(logger.lines.some((l) => /different hash kinds or costs/.test(l) && l.includes('bcrypt/04') && l.includes('sha1')), logger.lines.join('\n'));
+  assert.match(await dummyFor(parseHtpasswd(text).users).dummy, /^\$2[aby]\$04\$/);
+});
+
+test('SHA-crypt entries made by `htpasswd -2` and `-5` (with and without -r) verify; a wrong password does not', async () => {
+  for (const args of [['-2'], ['-5'], ['-2', '-r', '1000'], ['-5', '-r', '12345']]) {
+    for (const password of ['secret', 'pässwörd with spaces', 'x'.repeat(80)]) {
+      const hash = execFileSync('htpasswd', ['-nb', ...args, 'u', password], { encoding: 'utf8' }).trim().slice(2);
+      assert.equal(hashKind(hash), args[0] === '-2' ? 'sha256crypt' : 'sha512crypt', hash);
+      assert.deepEqual(parseHtpasswd(`u:${hash}\n`).warnings, []);
+      assert.equal(await verifyHash(hash, password), true, `${args.join(' ')} ${hash}`);
+      assert.equal(await verifyHash(hash, `${password}x`), false);
+    }
+  }
+  // A second implementation: OpenSSL's (default rounds, a salt cut to 16 characters).
+  for (const [flag, salt] of [['-5', 'saltstring'], ['-6', 'saltstringsaltstring']]) {
+    const hash = execFileSync('openssl', ['passwd', flag, '-salt', salt!, 'Hello world!'], { encoding: 'utf8' }).trim();
+    assert.equal(await verifyHash(hash, 'Hello world!'), true, hash);
+    assert.equal(await verifyHash(hash, 'Hello world?'), false, hash);
+  }
+});
+
+test('hashing never holds up the event loop: a slow SHA-crypt and bcrypt check run while timers keep firing', async () => {
+  const sha = execFileSync('htpasswd', ['-nb5', '-r', '400000', 'u', 'pw'], { encoding: 'utf8' }).trim().slice(2);
+  const bcryptHash = execFileSync('htpasswd', ['-nbB', '-C', '12', 'u', 'pw'], { encoding: 'utf8' }).trim().slice(2);
+  for (const hash of [sha, bcryptHash]) {
+    let worst = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 5);
+    const started = performance.now();
+    assert.equal(await verifyHash(hash, 'wrong'), false);
+    const took = performance.now() - started;
+    clearInterval(timer);
+    // The check takes hundreds of milliseconds; timers still fire every few.
+    assert.ok(took > 100, `check took ${took} ms`);
+    assert.ok(worst < took / 3, `the event loop stalled ${worst.toFixed(0)} ms during a ${took.toFixed(0)} ms check`);
+  }
 });
 
 test('cache entries expire after their TTL', () => {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { buildPolicies } from '../src/policies/index.js';
-import { QuotaPolicy } from '../src/policies/quota.js';
+import { QuotaPolicy, REPOSITORY_CHARGE_BYTES } from '../src/policies/quota.js';
 import type { Access } from '../src/policies/types.js';
 import type { StorageProvider } from '../src/storage/types.js';
 import { blob, headersOnlyUpload, local, silentLogger, startServer, tempDir, upload } from './security-support.js';
@@ -131,8 +134,9 @@ test('per-user and per-repository quotas count only their repositories', async (
   const seeded = await local.create({ path: root }, { logger: silentLogger, groupAccessible: false });
   await seed(seeded, 'alice/one', 'a'.repeat(10));
   await seed(seeded, 'bob', 'b'.repeat(20));
+  // Made before the start: creating them through the server would be charged (see below).
+  for (const repo of ['alice/two', 'alice/three']) await seeded.createRepository(repo);
   const { url } = await startServer(t, { users: { alice: { maxSize: 25 } }, repos: { 'alice/two': { maxSize: 8 } } }, root);
-  for (const repo of ['alice/two', 'alice/three']) await fetch(`${url}/${repo}/?create=true`, { method: 'POST' });
   const upload = (repo: string, content: string) => {
     const b = blob(content);
     return post(`${url}/${repo}/data/${b.name}`, b.body).then((r) => r.status);
@@ -142,6 +146,41 @@ test('per-user and per-repository quotas count only their repositories', async (
   assert.equal(await upload('alice/two', 'm'.repeat(8)), 507, 'user quota: 23 + 8 > 25');
   assert.equal(await upload('alice/two', 'k'.repeat(2)), 200, 'both fit');
   assert.equal(await upload('bob', 'x'.repeat(1000)), 200, 'bob has no quota');
+});
+
+test('quota after a restart counts every stored file, also in folders without a config (as rest-server)', async (t) => {
+  const root = await tempDir(t);
+  const seeded = await local.create({ path: root }, { logger: silentLogger, groupAccessible: false });
+  await seed(seeded, 'a', 'x'.repeat(10)); // 11 bytes, a repository
+  await seeded.createRepository('u/noconfig');
+  const b = blob('y'.repeat(40));
+  await seeded.write({ repo: 'u/noconfig', type: 'data', name: b.name }, Readable.from([b.body]), 40);
+  const { url } = await startServer(t, { maxSize: 60, users: { u: { maxSize: 45 } } }, root);
+  const c = blob('z'.repeat(10)); // 51 + 10 > 60: refused only when the 40 bytes are counted
+  assert.equal((await post(`${url}/a/data/${c.name}`, c.body)).status, 507);
+  const d = blob('w'.repeat(6)); // user u: 40 + 6 > 45
+  assert.equal((await post(`${url}/u/noconfig/data/${d.name}`, d.body)).status, 507);
+  const e = blob('v'.repeat(5));
+  assert.equal((await post(`${url}/u/noconfig/data/${e.name}`, e.body)).status, 200);
+  // Deleting the formerly uncounted file frees its bytes, and only those.
+  assert.equal((await fetch(`${url}/u/noconfig/data/${b.name}`, { method: 'DELETE' })).status, 200);
+  assert.equal((await post(`${url}/a/data/${c.name}`, c.body)).status, 200);
+});
+
+test('quota: creating a repository is charged, and refused with 507 once the quota is used up', async (t) => {
+  const { url, root } = await startServer(t, { maxSize: 1000 });
+  const create = (repo: string) => fetch(`${url}/${repo}/?create=true`, { method: 'POST' }).then((r) => r.status);
+  assert.equal(await create('u/r0'), 200);
+  // The first creation used the quota up: no more repositories, however many are asked for.
+  const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => create(`u/r${i + 1}`)));
+  assert.deepEqual(new Set(statuses), new Set([507]));
+  assert.deepEqual(await readdir(join(root, 'u')), ['r0']);
+  // Creating one that exists is free and still works; a POST without create=true is not charged.
+  assert.equal(await create('u/r0'), 200);
+  const big = await startServer(t, { maxSize: 3 * REPOSITORY_CHARGE_BYTES });
+  assert.equal((await fetch(`${big.url}/x/`, { method: 'POST' })).status, 400);
+  for (const repo of ['x1', 'x2', 'x3']) assert.equal(await fetch(`${big.url}/${repo}/?create=true`, { method: 'POST' }).then((r) => r.status), 200, repo);
+  assert.equal(await fetch(`${big.url}/x4/?create=true`, { method: 'POST' }).then((r) => r.status), 507);
 });
 
 test('QuotaPolicy: reserve in authorize, release on writeFailed, adjust on written, free on deleted', async (t) => {
@@ -169,4 +208,36 @@ test('QuotaPolicy: reserve in authorize, release on writeFailed, adjust on writt
 test('a total quota over a backend that cannot list repositories is a clear ConfigError', async () => {
   const provider = { repositoryExists: async () => false } as unknown as StorageProvider;
   await assert.rejects(buildPolicies({ provider, maxSize: 10 }), { code: 'PYRS_OPTIONS_INVALID', message: /list its repositories/ });
+});
+
+test('quota: after a 507 for a large announced body the server closes the connection instead of reading the body', async (t) => {
+  const { url, provider } = await startServer(t, { maxSize: 1000 });
+  await provider.createRepository('r');
+  const { port } = new URL(url);
+  const outcome = await new Promise<{ reply: string; closedAfterMs: number; sent: number }>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let reply = '';
+    let sent = 0;
+    let replied = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    socket.on('error', () => {}); // EPIPE/ECONNRESET while still writing: expected
+    socket.on('data', (d) => {
+      reply += d;
+      replied ||= Date.now();
+    });
+    socket.on('close', () => {
+      clearInterval(pump);
+      resolve({ reply, closedAfterMs: replied ? Date.now() - replied : -1, sent });
+    });
+    socket.write(`POST /r/data/${'ab'.repeat(32)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${64 * 2 ** 20}\r\n\r\n`);
+    // Keep sending body bytes, as a client would: a server that drains reads them all.
+    const pump = setInterval(() => {
+      if (!socket.destroyed && sent < 64 * 2 ** 20) socket.write(chunk, () => (sent += chunk.length));
+    }, 5);
+    setTimeout(() => reject(new Error(`connection still open after 5 s; ${sent} bytes sent`)), 5000).unref();
+  });
+  assert.match(outcome.reply, /^HTTP\/1\.1 507 /);
+  assert.match(outcome.reply, /connection: close/i);
+  assert.ok(outcome.closedAfterMs >= 0 && outcome.closedAfterMs < 2000, `closed ${outcome.closedAfterMs} ms after the reply`);
+  assert.ok(outcome.sent < 32 * 2 ** 20, `the server took ${outcome.sent} body bytes`);
 });

@@ -1,7 +1,8 @@
 import type { CAC } from 'cac';
 import { constants } from 'node:os';
 import {
-  ConfigError, ConfigErrorCode, createServer, listen, type StorageProvider,
+  checkLocalSettings, ConfigError, ConfigErrorCode, createServer, listen,
+  type StorageProvider,
 } from '@pyrestserver/core';
 import { helpOf, SERVE_FLAGS, usageOf, type FlagSpec } from '../serve/flags.js';
 import { prepareServe, resolveServeSettings, type PreparedServe, type ServeSettings } from '../serve/settings.js';
@@ -78,6 +79,8 @@ export const pathWithoutStorage = (type: string): string =>
 async function runServer(settings: ServeSettings): Promise<number> {
   const logger = createLogger({ debug: settings.debug, secretKeys: settings.secretKeys });
   const { plugin } = settings.backend;
+  // The auth file, TLS files and listen address first: a backend may take seconds to reach.
+  await checkLocalSettings({ ...settings.server, listen: settings.listen });
   // From the start: Node's default for SIGHUP is to exit (`systemctl reload` must not).
   const reloadable: Reloadable = {};
   const stopHangup = listenForHangup(reloadable, settings, logger);

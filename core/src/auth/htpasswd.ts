@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import { CredentialCache } from './credential-cache.js';
-import { DUMMY_BCRYPT, hashKind, verifyHash } from './hashes.js';
+import { costKey, DUMMY_BCRYPT, dummyHashLike, hashKind, verifyHash } from './hashes.js';
 
 /** rest-server's rule for user names: letters, digits, `@`, `.`, `_`, `-`. */
 const VALID_USER = /^[\p{L}\d@._-]+$/u;
@@ -36,8 +36,8 @@ export function parseHtpasswd(text: string): ParsedHtpasswd {
       warnings.push(`user ${JSON.stringify(user)}: invalid user name (letters, digits, '@', '.', '_', '-' only), ignored`);
     } else if (!hashKind(hash)) {
       warnings.push(
-        `user ${JSON.stringify(user)}: unsupported password hash (plain text or crypt), the user cannot log in; ` +
-          'recreate the entry with `htpasswd -B FILE USER`',
+        `user ${JSON.stringify(user)}: unsupported password hash (plain text or DES crypt), the user cannot log in; ` +
+          'recreate the entry with `htpasswd -B -C 12 FILE USER`',
       );
     } else {
       users.set(user, hash);
@@ -54,6 +54,27 @@ export interface HtpasswdOptions {
   /** Hash verification; replaceable so tests can count calls. */
   verify?: (hash: string, password: string) => Promise<boolean>;
   cache?: CredentialCache;
+  /** Runs each hash verification (LoginGuard.run: a bound on checks in flight); default: at once. */
+  limit?: <T>(check: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * The hash unknown user names are checked against: one of the kind and cost most of the
+ * file's users have (a random one nobody knows the password of), so that a wrong user name
+ * takes as long as a wrong password. The second value lists the cost keys when they differ.
+ */
+export function dummyFor(users: ReadonlyMap<string, string>): { dummy: Promise<string>; mixed?: string[] } {
+  const counts = new Map<string, { n: number; hash: string }>();
+  for (const hash of users.values()) {
+    const key = costKey(hash)!;
+    const entry = counts.get(key);
+    if (entry) entry.n++;
+    else counts.set(key, { n: 1, hash });
+  }
+  if (counts.size === 0) return { dummy: Promise.resolve(DUMMY_BCRYPT) };
+  const [common] = [...counts.values()].sort((a, b) => b.n - a.n);
+  const dummy = dummyHashLike(common!.hash).catch(() => DUMMY_BCRYPT);
+  return { dummy, ...(counts.size > 1 ? { mixed: [...counts.keys()] } : {}) };
 }
 
 /**
@@ -66,6 +87,9 @@ export class HtpasswdFile {
   readonly #logger: Log;
   readonly #verify: (hash: string, password: string) => Promise<boolean>;
   readonly #cache: CredentialCache;
+  readonly #limit: <T>(check: () => Promise<T>) => Promise<T>;
+  /** Made when the file is read (bcrypt's on the thread pool), so usually ready by the first request. */
+  #dummy = Promise.resolve(DUMMY_BCRYPT);
   /** Verifications running now, by credential digest: concurrent requests share one. */
   readonly #inflight = new Map<string, Promise<boolean>>();
   #users = new Map<string, string>();
@@ -79,6 +103,7 @@ export class HtpasswdFile {
     this.#logger = options.logger;
     this.#verify = options.verify ?? verifyHash;
     this.#cache = options.cache ?? new CredentialCache();
+    this.#limit = options.limit ?? ((check) => check());
   }
 
   /** Load the file; ConfigError AUTH_SETUP when it cannot be read. */
@@ -95,7 +120,7 @@ export class HtpasswdFile {
           : `cannot read htpasswd file ${path}: ${(err as Error).message}`,
         {
           hint: missing
-            ? `Create it with \`htpasswd -B -c ${path} USER\`, or pass --no-auth to run without authentication.`
+            ? `Create it with \`htpasswd -B -C 12 -c ${path} USER\` (or name another with --htpasswd-file), or pass --no-auth to run without authentication.`
             : 'Check the file permissions, or pass --no-auth to run without authentication.',
           cause: err,
         },
@@ -127,9 +152,23 @@ export class HtpasswdFile {
   #apply(text: string): void {
     const { users, warnings } = parseHtpasswd(text);
     for (const warning of warnings) this.#logger.warn({ file: this.path }, `htpasswd: ${warning}`);
+    const { dummy, mixed } = dummyFor(users);
+    if (mixed) {
+      this.#logger.warn(
+        { file: this.path, kinds: mixed },
+        'htpasswd: entries of different hash kinds or costs; response times may tell which user names exist. ' +
+          'Use one kind and cost for every user (e.g. `htpasswd -B -C 12`)',
+      );
+    }
+    this.#dummy = dummy;
     this.#users = users;
     this.#generation++;
     this.#cache.clear();
+  }
+
+  /** True when this user and password verified recently (no hash check: cheap). */
+  cached(user: string, password: string): boolean {
+    return this.#cache.has(user, this.#cache.digest(user, password));
   }
 
   /** True when `password` is the password of `user`. */
@@ -140,7 +179,7 @@ export class HtpasswdFile {
     let pending = this.#inflight.get(key);
     if (!pending) {
       const generation = this.#generation;
-      pending = this.#checkHash(user, password)
+      pending = this.#limit(() => this.#checkHash(user, password))
         .then((ok) => {
           if (ok && generation === this.#generation) this.#cache.add(user, digest);
           return ok;
@@ -155,7 +194,7 @@ export class HtpasswdFile {
     const hash = this.#users.get(user);
     if (hash === undefined) {
       // Same cost as a real user, so timing does not reveal which names exist.
-      await this.#verify(DUMMY_BCRYPT, password);
+      await this.#verify(await this.#dummy, password);
       return false;
     }
     return this.#verify(hash, password);

@@ -5,10 +5,16 @@ import { privateReposFor } from '../policies/settings.js';
 import { parseBasicAuth } from './basic.js';
 import { HtpasswdFile } from './htpasswd.js';
 import { withClientCert, type Authenticate } from './client-cert.js';
+import { LoginGuard, LoginThrottled, type LoginGuardOptions } from './login-guard.js';
 
 export type AuthOptions =
   | { kind: 'none' }
-  | { kind: 'htpasswd'; file: string }
+  | {
+      kind: 'htpasswd';
+      file: string;
+      /** Bounds on password checks and the per-address failure penalty (login-guard.ts); defaults are the product's. */
+      limits?: Partial<LoginGuardOptions>;
+    }
   | { kind: 'proxy'; header: string };
 
 declare module 'fastify' {
@@ -49,7 +55,18 @@ export async function registerAuth(app: FastifyInstance, options: AuthServerOpti
   app.addHook('onRequest', async (request, reply) => {
     const path = pathOf(request.url);
     if (metricsOpen && path === METRICS_PATH) return;
-    const user = await authenticate(request);
+    let user: string | null | undefined;
+    try {
+      user = await authenticate(request);
+    } catch (err) {
+      if (!(err instanceof LoginThrottled)) throw err;
+      request.log.info({ address: request.ip, reason: err.message }, 'login refused: too many attempts');
+      return reply
+        .code(429)
+        .header('retry-after', String(err.retryAfter))
+        .type('text/plain; charset=utf-8')
+        .send('Too Many Requests\n');
+    }
     if (user === null) return unauthorized(reply, options.auth.kind === 'htpasswd');
     request.user = user;
     // /metrics has its own rule (metrics.ts); everything else is a repository path.
@@ -75,7 +92,8 @@ async function authenticator(app: FastifyInstance, auth: AuthOptions): Promise<A
       };
     }
     case 'htpasswd': {
-      const file = await HtpasswdFile.open(auth.file, { logger: app.log });
+      const guard = new LoginGuard(auth.limits);
+      const file = await HtpasswdFile.open(auth.file, { logger: app.log, limit: (check) => guard.run(check) });
       app.log.info({ file: file.path, users: file.userCount }, 'loaded htpasswd file');
       // Watch and listen for SIGHUP only once the server is ready, so that a server
       // whose creation fails later leaves nothing behind.
@@ -92,7 +110,14 @@ async function authenticator(app: FastifyInstance, auth: AuthOptions): Promise<A
       return async (request) => {
         const credentials = parseBasicAuth(request.headers.authorization);
         if (!credentials) return null;
-        return (await file.check(credentials.user, credentials.password)) ? credentials.user : null;
+        const { user, password } = credentials;
+        // Users who logged in are let through before any limit: a flood cannot slow them.
+        if (file.cached(user, password)) return user;
+        // Keyed by request.ip, which is the client's address behind a trusted proxy.
+        guard.admit(request.ip);
+        if (await file.check(user, password)) return user;
+        guard.failed(request.ip);
+        return null;
       };
     }
   }

@@ -15,6 +15,15 @@ interface Scope {
 
 const limited = (n: number | undefined): n is number => typeof n === 'number' && n > 0;
 
+/**
+ * Bytes charged for creating a repository (one that did not exist yet): about a folder's
+ * block, so that creating repositories cannot go on once a quota is used up. Held while the
+ * server runs; after a restart usage is counted from the stored files again.
+ */
+export const REPOSITORY_CHARGE_BYTES = 4096;
+
+const isRootRepoEntry = (name: string) => name === 'config' || (BLOB_TYPES as readonly string[]).includes(name);
+
 /** True when the options ask for any quota. */
 export function anyQuota(options: PolicyOptions): boolean {
   return (
@@ -65,18 +74,23 @@ export class QuotaPolicy implements Policy {
   /** Bytes each upload in flight reserved, by its Access object. */
   readonly #reserved = new WeakMap<Access, number>();
 
-  private constructor(options: PolicyOptions) {
+  readonly #provider: StorageProvider;
+
+  private constructor(options: PolicyOptions, provider: StorageProvider) {
     this.#options = options;
+    this.#provider = provider;
     if (limited(options.maxSize)) this.#total = { label: 'the server (--max-size)', limit: options.maxSize, used: 0 };
   }
 
   /** Build the policy and count the usage the store has now. */
   static async create(options: PolicyOptions, provider: StorageProvider, logger?: Logger): Promise<QuotaPolicy> {
-    const policy = new QuotaPolicy(options);
+    const policy = new QuotaPolicy(options, provider);
     const started = Date.now();
-    for (const repo of await policy.#reposToCount(provider)) {
+    const byFiles = policy.#needsAll() && provider.storedFiles !== undefined;
+    if (byFiles) await policy.#countStoredFiles(provider);
+    for (const repo of await policy.#reposToCount(provider, byFiles)) {
       const size = await repositorySize(provider, repo);
-      for (const scope of policy.scopesOf(repo)) scope.used += size;
+      for (const scope of byFiles ? policy.#repoScopes(repo) : policy.scopesOf(repo)) scope.used += size;
     }
     logger?.info(
       { ms: Date.now() - started, ...(policy.#total ? { used: policy.#total.used, limit: policy.#total.limit } : {}) },
@@ -85,9 +99,33 @@ export class QuotaPolicy implements Policy {
     return policy;
   }
 
-  async #reposToCount(provider: StorageProvider): Promise<string[]> {
-    const needsAll = this.#total !== undefined || Object.values(this.#options.users ?? {}).some((u) => limited(u.maxSize));
-    if (needsAll) {
+  #needsAll(): boolean {
+    return this.#total !== undefined || Object.values(this.#options.users ?? {}).some((u) => limited(u.maxSize));
+  }
+
+  /**
+   * The whole store's and the users' usage from every stored file (rest-server's count):
+   * bytes in folders without a `config` are not forgotten after a restart.
+   */
+  async #countStoredFiles(provider: StorageProvider): Promise<void> {
+    for await (const file of provider.storedFiles!()) {
+      if (this.#total) this.#total.used += file.size;
+      const first = file.path.split('/')[0]!;
+      // The root repository's own files (config, data/...) belong to no user.
+      const owner = file.path.includes('/') && !isRootRepoEntry(first) ? first : undefined;
+      const limit = owner !== undefined ? this.#options.users?.[owner]?.maxSize : undefined;
+      if (owner !== undefined && limited(limit)) this.#scope(`user:${owner}`, `user ${owner}`, limit).used += file.size;
+    }
+  }
+
+  /** Only the repository's own limit (the whole store and its user are counted from the files). */
+  #repoScopes(repo: string): Scope[] {
+    const limit = this.#options.repos?.[repo]?.maxSize;
+    return limited(limit) ? [this.#scope(`repo:${repo}`, `repository ${JSON.stringify(repo)}`, limit)] : [];
+  }
+
+  async #reposToCount(provider: StorageProvider, byFiles: boolean): Promise<string[]> {
+    if (this.#needsAll() && !byFiles) {
       if (!provider.repositories) {
         throw new ConfigError(
           ConfigErrorCode.OPTIONS_INVALID,
@@ -143,7 +181,8 @@ export class QuotaPolicy implements Policy {
     return this.#total?.used;
   }
 
-  authorize(access: Access): void {
+  authorize(access: Access): void | Promise<void> {
+    if (access.op === 'create') return this.#authorizeCreate(access.repo);
     if (access.op !== 'write') return;
     const size = access.size;
     if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
@@ -160,6 +199,25 @@ export class QuotaPolicy implements Policy {
     }
     for (const scope of scopes) scope.used += size;
     this.#reserved.set(access, size);
+  }
+
+  /**
+   * Creating a repository is refused (507) once a limit it counts towards is used up,
+   * and a new one is charged REPOSITORY_CHARGE_BYTES: creating repositories cannot fill the
+   * disk or its inodes past the quota. Creating one that exists already is free.
+   */
+  async #authorizeCreate(repo: string): Promise<void> {
+    const scopes = this.scopesOf(repo);
+    if (scopes.length === 0 || (await this.#provider.repositoryExists(repo))) return;
+    for (const scope of scopes) {
+      if (scope.used >= scope.limit) {
+        throw new StorageError(
+          StorageErrorCode.INSUFFICIENT_STORAGE,
+          `creating repository ${JSON.stringify(repo)} refused: the quota of ${scope.label} is used up (${scope.used} of ${scope.limit} bytes)`,
+        );
+      }
+    }
+    for (const scope of scopes) scope.used += REPOSITORY_CHARGE_BYTES;
   }
 
   written(access: Access, size: number): void {

@@ -28,9 +28,10 @@ export interface HandlerOptions {
 export function createHandlers({ provider, policies, verifyUpload }: HandlerOptions) {
   /** `POST {repo}/?create=true` */
   async function createRepository(route: RepoRoute, request: FastifyRequest, reply: FastifyReply) {
-    await policies.authorize({ op: 'create', user: request.user, repo: route.repo });
     const create = (request.query as Record<string, unknown>).create;
     if ((Array.isArray(create) ? create[0] : create) !== 'true') return sendStatus(reply, 400);
+    // After the query check: the quota charges a creation it authorizes.
+    await policies.authorize({ op: 'create', user: request.user, repo: route.repo });
     await provider.createRepository(route.repo);
     return reply.send();
   }

@@ -28,12 +28,18 @@ export function statusOf(err: unknown): number {
  */
 export function replyWithError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = statusOf(err);
-  if (status >= 500) {
-    const e = err as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown } | null;
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown } | null;
+  if (status >= 500 && status !== 503 && status !== 507) {
     request.log.error(
-      { reqId: request.id, err: { type: e?.name, code: e?.code, message: e?.message, stack: e?.stack }, method: request.method, status },
+      { err: { type: e?.name, code: e?.code, message: e?.message, stack: e?.stack }, method: request.method, status },
       'request failed',
     );
+  } else {
+    // Not a fault of the server: a full quota or disk, a backend that is down (restic
+    // retries), a client error. No stack trace, and below error level.
+    const fields = { err: { type: e?.name, code: e?.code, message: e?.message }, method: request.method, status };
+    if (status >= 500) request.log.warn(fields, 'request refused');
+    else request.log.debug(fields, 'request refused');
   }
   return sendStatus(reply, status);
 }

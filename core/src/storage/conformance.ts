@@ -41,6 +41,11 @@ export interface ConformanceOptions {
   concurrentWriters?: number;
   /** Per-test timeout in ms. Default 60,000. */
   timeout?: number;
+  /**
+   * Bytes sent of an upload that is then held open (or fails) in the atomicity tests: past
+   * what a backend may buffer before it starts writing. Default 6 MiB.
+   */
+  inFlightSize?: number;
 }
 
 /** Register the conformance tests for one backend under `describe(name)`. */
@@ -53,6 +58,7 @@ export function runConformanceSuite(
   const largeBlobSize = options.largeBlobSize ?? 64 * 1024 * 1024;
   const writers = options.concurrentWriters ?? 4;
   const timeout = options.timeout ?? 60_000;
+  const inFlight = options.inFlightSize ?? 6 * 1024 * 1024;
 
   /** Each test gets the timeout of its own (a suite-level timeout would bound the sum). */
   const test = (title: string, fn: (t: TestContext) => Promise<void>) => it(title, { timeout }, fn);
@@ -242,14 +248,50 @@ export function runConformanceSuite(
         await writing;
         assert.deepEqual(await readAll(p, blob.ref(repo, 'index')), blob.data);
       });
+
+      test('an upload stays invisible after several MiB were sent, while its body is held open', async () => {
+        const repo = await newRepo();
+        const blob = blobOf(randomBytes(inFlight + 1024 * 1024));
+        const ref = blob.ref(repo, 'data');
+        const body = new PassThrough({ highWaterMark: 64 * 1024 });
+        let done = false;
+        const writing = p.write(ref, body, blob.data.length).finally(() => (done = true));
+        await sendHeld(body, blob.data.subarray(0, inFlight));
+        // Held open: looked at several times, as a client would while the upload streams.
+        for (let i = 0; i < 5; i++) {
+          await settle();
+          await expectCode(p.stat(ref), StorageErrorCode.NOT_FOUND, `stat after ${inFlight} bytes of an upload in flight`);
+          await expectCode(p.read(ref), StorageErrorCode.NOT_FOUND, `read after ${inFlight} bytes of an upload in flight`);
+          assert.deepEqual(await listAll(p, repo, 'data'), [], 'listed while in flight');
+          assert.equal(done, false, 'write() settled before its body ended');
+        }
+        body.end(blob.data.subarray(inFlight));
+        await writing;
+        assert.deepEqual(await readAll(p, ref), blob.data);
+      });
     });
 
     describe('failed uploads store nothing', () => {
+      /** Nothing left: once the provider has settled, and again after a short wait (late writes). */
       const assertAbsent = async (repo: string, type: BlobType, ref: FileRef, label: string) => {
-        await expectCode(p.stat(ref), StorageErrorCode.NOT_FOUND, `stat after ${label}`);
-        await expectCode(p.read(ref), StorageErrorCode.NOT_FOUND, `read after ${label}`);
-        assert.deepEqual(await listAll(p, repo, type), [], `listed after ${label}`);
+        for (const when of ['once settled', 'after a short wait']) {
+          await (when === 'once settled' ? settle() : sleep(300));
+          await expectCode(p.stat(ref), StorageErrorCode.NOT_FOUND, `stat after ${label}, ${when}`);
+          await expectCode(p.read(ref), StorageErrorCode.NOT_FOUND, `read after ${label}, ${when}`);
+          assert.deepEqual(await listAll(p, repo, type), [], `listed after ${label}, ${when}`);
+        }
       };
+
+      test('a body that fails after several MiB leaves nothing behind, and a retry succeeds', async () => {
+        const repo = await newRepo();
+        const blob = blobOf(randomBytes(inFlight + 512 * 1024));
+        const ref = blob.ref(repo, 'data');
+        const boom = new Error('client went away');
+        await assert.rejects(p.write(ref, failingBody(blob.data.subarray(0, inFlight), boom), blob.data.length));
+        await assertAbsent(repo, 'data', ref, `a body that failed after ${inFlight} bytes`);
+        await p.write(ref, bodyOf(blob.data, 256 * 1024), blob.data.length);
+        assert.deepEqual(await readAll(p, ref), blob.data, 'retry');
+      });
 
       test('body errors mid-way: write rejects with that error, nothing visible, a retry succeeds', async () => {
         const repo = await newRepo();
@@ -420,15 +462,18 @@ function bodyOf(data: Buffer, chunk = 16 * 1024): Readable {
   return Readable.from(chunks, { objectMode: false });
 }
 
-/** A body that sends `head`, then fails with `error` (a client hanging up mid-upload). */
-function failingBody(head: Buffer, error: Error): Readable {
-  let sent = false;
+/**
+ * A body that sends `head` in chunks, then fails with `error` (a client hanging up
+ * mid-upload) once the provider has read all of it.
+ */
+function failingBody(head: Buffer, error: Error, chunk = 256 * 1024): Readable {
+  let off = 0;
   return new Readable({
+    highWaterMark: chunk,
     read() {
-      if (sent) return;
-      sent = true;
-      this.push(head);
-      setImmediate(() => this.destroy(error));
+      if (off >= head.length) return void setImmediate(() => this.destroy(error));
+      this.push(head.subarray(off, off + chunk));
+      off += chunk;
     },
   });
 }
@@ -476,6 +521,25 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 
 /** Let pending I/O callbacks run. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Write `data` into `body` as a client sends it: in chunks, waiting while the provider has
+ * not read what was sent (at most 2 s per wait: a provider may stop reading), never ending it.
+ */
+async function sendHeld(body: PassThrough, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length; off += 256 * 1024) {
+    if (!body.write(data.subarray(off, off + 256 * 1024))) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        body.once('drain', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
 
 const describeErr = (err: unknown) =>
   err instanceof Error ? `${err.name} [${String((err as { code?: unknown }).code)}]: ${err.message}` : String(err);

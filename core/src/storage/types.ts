@@ -118,6 +118,14 @@ export interface StorageProvider {
    */
   repositories?(): AsyncIterable<string>;
 
+  /**
+   * Optional: every file the store holds, in or out of a repository (a folder without
+   * `config` too), with its path relative to the store's root (`/`-joined) and size.
+   * When present, quotas over the whole store and over users are counted from it at
+   * start, as rest-server counts every file below --path; otherwise from repositories().
+   */
+  storedFiles?(): AsyncIterable<{ path: string; size: number }>;
+
   /** Optional: release connections, timers, file handles. Called once on shutdown. */
   close?(): Promise<void>;
 }

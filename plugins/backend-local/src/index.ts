@@ -1,4 +1,6 @@
 import { defineBackend } from '@pyrestserver/core';
+import { checkDataDir } from './data-dir.js';
+import { modesFor } from './layout.js';
 import { LocalProvider } from './provider.js';
 
 export { LocalProvider, type LocalProviderOptions } from './provider.js';
@@ -11,7 +13,8 @@ export interface LocalOptions {
 
 /**
  * The local-disk backend: rest-server 0.14's layout and permissions, atomic uploads.
- * On start it removes, in the background, temporary upload files a crash left behind.
+ * On start it checks that the data folder is a folder it can write (a clear error and exit 1
+ * otherwise), and removes, in the background, temporary upload files a crash left behind.
  */
 export default defineBackend<LocalOptions>({
   type: 'local',
@@ -24,7 +27,8 @@ export default defineBackend<LocalOptions>({
     required: ['path'],
     additionalProperties: false,
   },
-  create(options, context) {
+  async create(options, context) {
+    await checkDataDir(options.path, modesFor(context.groupAccessible).dir);
     const provider = new LocalProvider({ root: options.path, groupAccessible: context.groupAccessible });
     provider.sweepStaleTempFiles().then(
       (removed) => {

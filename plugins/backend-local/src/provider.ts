@@ -25,6 +25,7 @@ import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
 import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
+import { storedFilesUnder } from './usage.js';
 
 export interface LocalProviderOptions {
   /** The data directory (rest-server's `--path`). */
@@ -177,6 +178,10 @@ export class LocalProvider implements StorageProvider {
 
   async *repositories(): AsyncGenerator<string> {
     yield* repositoriesUnder(this.layout.root);
+  }
+
+  storedFiles(): AsyncIterable<{ path: string; size: number }> {
+    return storedFilesUnder(this.layout.root);
   }
 
   /**
