@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * Server CPU time per request, ours beside rest-server on the same on-disk repository, in
+ * the same run: HEAD and GET of a 4 KiB blob, and the v2 listing of data/ (48 blobs), with 16
+ * keep-alive requests in flight. CPU time (utime + stime of the server process, from /proc)
+ * is far less sensitive to other load on the machine than throughput; each figure is the
+ * lowest of `--runs` runs of `--count` requests, servers alternating.
+ *
+ *   pnpm run build && node bench/cpu-per-request.mjs [--count 20000] [--runs 3]
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCommandLine, runMain } from './lib/cli.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
+const REST_SERVER_BIN = process.env.REST_SERVER_BIN ?? path.join(HERE, '..', '..', 'shared', 'peers', 'rest-server');
+const V2 = 'application/vnd.x.restic.rest.v2';
+const CLK_TCK = 100;
+
+function shebangFlags(script) {
+  const match = /^#!\S*env -S node((?: +\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0]);
+  return match ? match[1].trim().split(/ +/).filter(Boolean) : [];
+}
+
+async function main(argv) {
+  const { integer } = parseCommandLine('cpu-per-request.mjs', 'usage: node bench/cpu-per-request.mjs [--count N] [--runs N]', argv, {
+    count: { type: 'string', default: '20000' },
+    runs: { type: 'string', default: '3' },
+  });
+  const count = integer('count');
+  const runs = integer('runs');
+  for (const bin of [OURS_BIN, REST_SERVER_BIN]) if (!existsSync(bin)) throw new Error(`${bin} does not exist`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pyrs-bench-cpu-'));
+  const servers = [];
+  try {
+    servers.push(await start('ours', [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, 'serve', '--path', dir, '--no-auth']));
+    servers.push(await start('rest-server', [REST_SERVER_BIN, '--path', dir, '--no-auth']));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const port = servers[0].port;
+    await send(agent, port, 'POST', '/r/?create=true');
+    let blob;
+    for (let i = 0; i < 48; i++) {
+      const body = randomBytes(4096);
+      const name = createHash('sha256').update(body).digest('hex');
+      await send(agent, port, 'POST', `/r/data/${name}`, body);
+      blob ??= name;
+    }
+    const ops = [
+      ['HEAD 4 KiB', 'HEAD', `/r/data/${blob}`, count],
+      ['GET 4 KiB', 'GET', `/r/data/${blob}`, count],
+      ['list 48 blobs (v2)', 'GET', '/r/data/', Math.ceil(count / 10)],
+    ];
+    console.log(`server CPU µs per request, lowest of ${runs} runs, servers alternating (16 in flight)`);
+    console.log('| request | ours | rest-server | ours/rest-server |');
+    console.log('|---|--:|--:|--:|');
+    for (const [label, method, url, n] of ops) {
+      const best = {};
+      for (let r = 0; r < runs + 1; r++) {
+        for (const server of r % 2 ? [...servers].reverse() : servers) {
+          const us = await measure(agent, server, method, url, n);
+          if (r > 0) best[server.name] = Math.min(best[server.name] ?? Infinity, us); // run 0 warms up
+        }
+      }
+      console.log(`| ${label} | ${best.ours.toFixed(1)} | ${best['rest-server'].toFixed(1)} | ${(best.ours / best['rest-server']).toFixed(2)}x |`);
+    }
+    agent.destroy();
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cpuTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function measure(agent, server, method, url, n) {
+  const before = cpuTicks(server.child.pid);
+  let next = 0;
+  const worker = async () => {
+    while (next++ < n) {
+      const res = await send(agent, server.port, method, url, undefined, method === 'GET' && url.endsWith('/') ? { accept: V2 } : {});
+      if (res !== 200) throw new Error(`${server.name}: ${method} ${url}: HTTP ${res}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return ((cpuTicks(server.child.pid) - before) / CLK_TCK / n) * 1e6;
+}
+
+function send(agent, port, method, url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: url, agent, headers: { ...headers, ...(body ? { 'content-length': body.length } : {}) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function start(name, argv) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(argv[0], [...argv.slice(1), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'HEAD' }, (res) => (res.resume(), resolve(true)));
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (up) return { name, port, child };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error(`${name} did not start`);
+}
+
+runMain('cpu-per-request.mjs', main);
