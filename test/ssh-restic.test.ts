@@ -90,7 +90,11 @@ describe('restic over ssh with a forced command (append-only, per-client root)',
     for (const [remote, args, message] of attempts) {
       const result = await resticStdio(['snapshots'], alice(remote, args));
       assert.notEqual(result.code, 0, `${remote} ${args ?? ''}: ${result.stdout}`);
-      assert.match(result.stderr, message, `${remote} ${args ?? ''}`);
+      // The server's reason crosses ssh on stderr; restic may end ssh before ssh has passed it
+      // on (a race between ssh and restic, seen on a loaded machine), and then only says the
+      // pipe ended. Either way nothing was opened: the files are checked below.
+      const passedOn = message.test(result.stderr);
+      assert.ok(passedOn || /error talking HTTP to rclone/.test(result.stderr), `${remote} ${args ?? ''}: ${result.stderr}`);
     }
     assert.deepEqual(await filesUnder(join(root, 'bob/laptop')), bob);
     assert.deepEqual((await readdir(join(root, 'alice'))).sort(), ['laptop']);

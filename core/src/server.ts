@@ -93,6 +93,19 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     ...transportFastifyOptions(options.transport),
   }) as unknown as FastifyInstance;
 
+  // Our listen() lets the server listen itself (listen.ts), so Fastify does not count it as
+  // listening, and with a serverFactory (HTTP/2 listeners) its close() would then neither
+  // close idle connections nor the server: the process would never exit. Do both here.
+  if (options.transport?.serverFactory) {
+    app.addHook('preClose', (done) => {
+      const server = app.server as typeof app.server & { closeIdleConnections?: () => void };
+      if (!server.listening) return done();
+      server.closeIdleConnections?.();
+      server.close(() => {});
+      done();
+    });
+  }
+
   if (trusted) registerForwarded(app, trusted);
   if (options.tls && https) registerTlsReload(app, options.tls, https);
   await registerAccessLog(app, options);

@@ -64,7 +64,9 @@ function untrack(id: number): boolean {
 
 function theWorker(): Worker {
   if (worker) return worker;
-  const started = new Worker(WORKER_SOURCE, { eval: true });
+  // A small young generation, as the main thread's (bin.js): the batches it receives are
+  // freed at its next scavenge, so they must come often.
+  const started = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   started.on('message', (m: { id: number; hashed?: number; digest?: string }) => {
     const job = jobs.get(m.id);
     if (!job) return;
