@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
+import { shebangFlags } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -23,10 +24,6 @@ const REST_SERVER_BIN = process.env.REST_SERVER_BIN ?? path.join(HERE, '..', '..
 const V2 = 'application/vnd.x.restic.rest.v2';
 const CLK_TCK = 100;
 
-function shebangFlags(script) {
-  const match = /^#!\S*env -S node((?: +\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0]);
-  return match ? match[1].trim().split(/ +/).filter(Boolean) : [];
-}
 
 async function main(argv) {
   const { integer } = parseCommandLine('cpu-per-request.mjs', 'usage: node bench/cpu-per-request.mjs [--count N] [--runs N]', argv, {

@@ -11,12 +11,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
+import { shebangFlags } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -67,10 +68,6 @@ async function main(argv) {
   }
 }
 
-function shebangFlags(script) {
-  const match = /^#!\S*env -S node((?: +\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0]);
-  return match ? match[1].trim().split(/ +/).filter(Boolean) : [];
-}
 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 

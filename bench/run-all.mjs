@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
 import { ensureDataset } from './lib/dataset.mjs';
+import { shebangFlags } from './lib/proc.mjs';
 import { fixed, formatTable, mib } from './lib/table.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -59,12 +60,6 @@ const SERVERS = {
   },
 };
 
-/** The node flags in a script's `#!/usr/bin/env -S node FLAGS` line. */
-function shebangFlags(script) {
-  const first = readFileSync(script, 'utf8').split('\n', 1)[0];
-  const match = /^#!\S*env -S node(?<flags>(?: +\S+)*)\s*$/.exec(first);
-  return match ? match.groups.flags.trim().split(/ +/).filter(Boolean) : [];
-}
 
 /** Issue 9: peak RSS through the whole bench (8 MiB and 4 KiB phases, listings, restic) below this. */
 const RSS_TARGET_BYTES = 100 * 2 ** 20;

@@ -8,12 +8,13 @@
  * Ours runs as the installed bin does (`cli/dist/bin.js` with its shebang's node flags).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
+import { shebangFlags } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -21,10 +22,6 @@ const REST_SERVER_BIN = process.env.REST_SERVER_BIN ?? path.join(HERE, '..', '..
 
 const USAGE = 'usage: node bench/startup.mjs [--rounds N]';
 
-function shebangFlags(script) {
-  const match = /^#!\S*env -S node((?: +\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0]);
-  return match ? match[1].trim().split(/ +/).filter(Boolean) : [];
-}
 
 const COMMANDS = {
   ours: (args) => [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, ...args],

@@ -112,3 +112,9 @@ function safe(fn) {
     return undefined;
   }
 }
+
+/** The node flags in a script's `#!/usr/bin/env -S node FLAGS` line (how the installed bin runs). */
+export function shebangFlags(script) {
+  const match = /^#!\S*env -S node((?: +\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0]);
+  return match ? match[1].trim().split(/ +/).filter(Boolean) : [];
+}
