@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { selfSignedCert } from '../core/test/security-support.js';
 import { ensureBuilt, startCli, type CliServer } from './support/cli.js';
+import { randomBlob } from './support/data.js';
 import { request } from './support/http.js';
 import { restic, type ResticResult } from './support/restic.js';
 import { h2Request } from './support/stdio.js';
@@ -85,6 +86,42 @@ describe('serve --http2 without TLS (h2c with prior knowledge, HTTP/1.1 kept)', 
     server = await startCli({ args: ['--http2'] });
   });
   after(() => server.stop());
+
+  it('large files read at once over h2c, slowly and fast, arrive byte for byte (read buffers are used again once sent)', async () => {
+    assert.equal((await request(server.url, '/big/?create=true', { method: 'POST' })).status, 200);
+    const blobs = [randomBlob(8 * 1024 * 1024 + 3), randomBlob(6 * 1024 * 1024 + 11)];
+    for (const blob of blobs) {
+      const stored = await request(server.url, `/big/data/${blob.name}`, { method: 'POST', body: blob.data });
+      assert.equal(stored.status, 200);
+    }
+    const session = connect(server.url);
+    // A stream that reads slowly: the session's window fills and the server's chunks wait.
+    const slowRead = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const req = session.request({ ':method': 'GET', ':path': path }, { endStream: true });
+        const parts: Buffer[] = [];
+        req.on('data', (part: Buffer) => {
+          parts.push(part);
+          req.pause();
+          setTimeout(() => req.resume(), 2);
+        });
+        req.on('end', () => resolve(Buffer.concat(parts)));
+        req.on('error', reject);
+      });
+    try {
+      const jobs: Promise<void>[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (const blob of blobs) {
+          const path = `/big/data/${blob.name}`;
+          jobs.push(slowRead(path).then((body) => assert.ok(body.equals(blob.data), 'slow')));
+          jobs.push(h2Request(session, { ':method': 'GET', ':path': path }).then((reply) => assert.ok(reply.body.equals(blob.data), 'fast')));
+        }
+      }
+      await Promise.all(jobs);
+    } finally {
+      session.close();
+    }
+  });
 
   it('restic (HTTP/1.1) and an h2c client work on the same port', async () => {
     const opts = { repo: `rest:${server.url}/plain` };

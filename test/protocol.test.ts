@@ -362,3 +362,63 @@ describe('ranges', () => {
     assert.equal((await call('GET', `/ranged/data/${'0'.repeat(64)}`, { headers: { range: 'bytes=0-' } })).status, 404);
   });
 });
+
+describe('large reads at once (read buffers are used again once sent)', () => {
+  const blobs = Array.from({ length: 4 }, (_, i) => randomBlob(8 * 1024 * 1024 + 1000 * i + 7));
+  before(async () => {
+    await call('POST', '/many/?create=true');
+    for (const blob of blobs) assert.equal((await upload(`/many/data/${blob.name}`, blob.data)).status, 200);
+  });
+
+  it('every client gets its own bytes, whole or ranged, while others hang up midway', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
+    const port = Number(new URL(server.url).port);
+    // A client that reads the first bytes of a file and goes away.
+    const hangUp = (name: string) =>
+      new Promise<void>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: `/many/data/${name}` }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+      });
+    // A client that reads slowly: the server's socket backs up, its chunks wait in Node.
+    const slowRead = (name: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: `/many/data/${name}` }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (part: Buffer) => {
+            parts.push(part);
+            res.pause();
+            setTimeout(() => res.resume(), 2);
+          });
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+    const jobs: Promise<void>[] = [];
+    for (let round = 0; round < 4; round++) {
+      blobs.forEach((blob, i) => {
+        const start = (round * 131_071 + i * 7) % blob.data.length;
+        jobs.push(hangUp(blob.name));
+        jobs.push(slowRead(blob.name).then((body) => assert.ok(body.equals(blob.data), `slow ${i} round ${round}`)));
+        jobs.push(
+          request(server.url, `/many/data/${blob.name}`, { agent }).then((reply) => {
+            assert.equal(reply.status, 200);
+            assert.ok(reply.body.equals(blob.data), `whole ${i} round ${round}`);
+          }),
+        );
+        jobs.push(
+          request(server.url, `/many/data/${blob.name}`, { agent, headers: { range: `bytes=${start}-` } }).then((reply) => {
+            assert.equal(reply.status, 206);
+            assert.ok(reply.body.equals(blob.data.subarray(start)), `range ${i} round ${round}`);
+          }),
+        );
+      });
+    }
+    await Promise.all(jobs);
+    agent.destroy();
+  });
+});

@@ -98,4 +98,28 @@ describe('UploadCheck of large bodies (hashed on a worker thread)', () => {
     const result = await consume(chunks, data.length, name);
     assert.equal(result.ok, true);
   });
+
+  it('slabs used again by later uploads (after finished and abandoned ones) never mix bodies', async () => {
+    for (let round = 0; round < 6; round++) {
+      const abandoned = new UploadCheck(data.length, name);
+      abandoned.on('error', () => {});
+      abandoned.write(Buffer.alloc(1_500_000, round));
+      abandoned.destroy(new Error('client hung up'));
+      // A body built from one chunk buffer that the sender overwrites after each write.
+      const body = Buffer.concat([Buffer.from([round]), data.subarray(1, 3 * 1024 * 1024)]);
+      const reused = Buffer.alloc(65536);
+      const check = new UploadCheck(body.length, createHash('sha256').update(body).digest('hex'));
+      const seen: Buffer[] = [];
+      check.on('data', (chunk: Buffer) => seen.push(Buffer.from(chunk)));
+      const done = new Promise<void>((resolve, reject) => (check.on('end', resolve), check.on('error', reject)));
+      for (let offset = 0; offset < body.length; offset += reused.length) {
+        const n = body.copy(reused, 0, offset, offset + reused.length);
+        await new Promise<void>((resolve) => check.write(reused.subarray(0, n), () => resolve()));
+        reused.fill(0xee);
+      }
+      check.end();
+      await done;
+      assert.equal(Buffer.concat(seen).length, body.length);
+    }
+  });
 });

@@ -3,11 +3,16 @@
  *
  * Node hashes on the thread that calls `update()`; for an 8 MiB pack that is several
  * milliseconds of the event loop's time per upload, during which no other request moves.
- * Large bodies are therefore hashed by one worker thread (the machine's other core): the
- * upload's bytes are copied to it in batches (one copy, transferred, never cloned again),
- * it acknowledges each batch once hashed, and gives the digest at the end. At most
- * `MAX_OUTSTANDING` bytes of one upload wait to be hashed, so memory stays bounded by the
- * number of uploads in flight, whatever the body sizes.
+ * Large bodies are therefore hashed by one worker thread (the machine's other core).
+ *
+ * The bytes go to it through slabs of shared memory that are used again and again: each
+ * chunk is copied into the upload's current slab at once (so the socket's chunk can be
+ * freed while it is young), a full slab is handed to the worker, which hashes it in place
+ * and hands it back. No buffer is allocated per batch on either thread, so memory does not
+ * pile up between garbage collections (V8 frees ArrayBuffers late: tens of MiB of dead
+ * batches used to wait for a major collection). At most `MAX_OUTSTANDING` bytes of one
+ * upload wait to be hashed, so memory stays bounded by the number of uploads in flight,
+ * whatever the body sizes.
  *
  * The worker is started on first use and does not keep the process alive. If it fails,
  * the uploads being hashed fail (their clients retry) and the next upload starts a new one.
@@ -16,10 +21,12 @@ import { Worker } from 'node:worker_threads';
 
 /** Bodies at least this large are hashed off the event loop; smaller ones inline (cheaper than messaging). */
 export const OFF_THREAD_MIN_BYTES = 1024 * 1024;
-/** Bytes gathered before they are sent to the worker. */
+/** Bytes gathered (one slab) before they are sent to the worker. */
 export const BATCH_BYTES = 512 * 1024;
 /** Bytes of one upload sent but not yet hashed before reading its body pauses. */
 export const MAX_OUTSTANDING = 2 * BATCH_BYTES;
+/** Free slabs kept for the next uploads (8 MiB); more in use at once are made, then dropped. */
+const KEPT_SLABS = 16;
 
 // CommonJS, evaluated: no file to find next to this module, whether it runs from dist or src.
 const WORKER_SOURCE = `
@@ -30,9 +37,9 @@ parentPort.on('message', (m) => {
   if (m.abort) { hashes.delete(m.id); return; }
   let hash = hashes.get(m.id);
   if (!hash) hashes.set(m.id, (hash = createHash('sha256')));
-  if (m.bytes) {
-    hash.update(new Uint8Array(m.bytes));
-    parentPort.postMessage({ id: m.id, hashed: m.bytes.byteLength });
+  if (m.slab) {
+    hash.update(new Uint8Array(m.slab, 0, m.length));
+    parentPort.postMessage({ id: m.id, slab: m.slab, hashed: m.length });
   }
   if (m.end) {
     hashes.delete(m.id);
@@ -40,6 +47,12 @@ parentPort.on('message', (m) => {
   }
 });
 `;
+
+const freeSlabs: SharedArrayBuffer[] = [];
+const takeSlab = (): SharedArrayBuffer => freeSlabs.pop() ?? new SharedArrayBuffer(BATCH_BYTES);
+function giveBackSlab(slab: SharedArrayBuffer): void {
+  if (freeSlabs.length < KEPT_SLABS && !freeSlabs.includes(slab)) freeSlabs.push(slab);
+}
 
 interface Job {
   onHashed(bytes: number): void;
@@ -67,7 +80,9 @@ function theWorker(): Worker {
   // A small young generation, as the main thread's (bin.js): the batches it receives are
   // freed at its next scavenge, so they must come often.
   const started = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
-  started.on('message', (m: { id: number; hashed?: number; digest?: string }) => {
+  started.on('message', (m: { id: number; hashed?: number; slab?: SharedArrayBuffer; digest?: string }) => {
+    // A slab comes back once hashed, also for an upload that was aborted meanwhile.
+    if (m.slab) giveBackSlab(m.slab);
     const job = jobs.get(m.id);
     if (!job) return;
     if (m.hashed !== undefined) job.onHashed(m.hashed);
@@ -91,12 +106,13 @@ function theWorker(): Worker {
   return started;
 }
 
-/** One body's SHA-256, computed by the worker from the batches it is sent. */
+/** One body's SHA-256, computed by the worker from the slabs it is sent. */
 export class OffThreadHash {
   readonly #id = nextId++;
   readonly #worker = theWorker();
-  #batch: Buffer[] = [];
-  #batchBytes = 0;
+  /** The slab being filled, and how far. */
+  #slab: Uint8Array | undefined;
+  #filled = 0;
   #outstanding = 0;
   #drained: (() => void) | undefined;
   #digest: Promise<string>;
@@ -122,14 +138,20 @@ export class OffThreadHash {
   }
 
   /**
-   * Add bytes. Resolves at once, or, when too many bytes of this body wait to be hashed,
-   * once the worker has caught up (the caller then holds back the next chunk).
+   * Add bytes (copied at once: the caller may reuse or drop `chunk`). Resolves at once, or,
+   * when too many bytes of this body wait to be hashed, once the worker has caught up (the
+   * caller then holds back the next chunk).
    */
-  update(chunk: Buffer): Promise<void> | undefined {
+  update(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#failed) return Promise.reject(this.#failed);
-    this.#batch.push(chunk);
-    this.#batchBytes += chunk.length;
-    if (this.#batchBytes >= BATCH_BYTES) this.#send(false);
+    for (let offset = 0; offset < chunk.length; ) {
+      this.#slab ??= new Uint8Array(takeSlab());
+      const n = Math.min(chunk.length - offset, BATCH_BYTES - this.#filled);
+      this.#slab.set(n === chunk.length ? chunk : chunk.subarray(offset, offset + n), this.#filled);
+      this.#filled += n;
+      offset += n;
+      if (this.#filled === BATCH_BYTES) this.#send(false);
+    }
     if (this.#outstanding <= MAX_OUTSTANDING) return undefined;
     return new Promise((resolve) => (this.#drained = resolve));
   }
@@ -142,28 +164,24 @@ export class OffThreadHash {
 
   /** Forget the body (its upload failed): the worker drops its state. */
   abort(): void {
+    this.#failed ??= new Error('the upload was aborted');
+    if (this.#slab) giveBackSlab(this.#slab.buffer as SharedArrayBuffer);
+    this.#slab = undefined;
     if (!untrack(this.#id)) return;
     this.#worker.postMessage({ id: this.#id, abort: true });
     this.#wake();
   }
 
   #send(end: boolean): void {
-    if (this.#batchBytes === 0) {
+    const slab = this.#slab;
+    if (!slab || this.#filled === 0) {
       if (end) this.#worker.postMessage({ id: this.#id, end });
       return;
     }
-    // One copy into a buffer of its own, whose memory moves to the worker.
-    const bytes = new ArrayBuffer(this.#batchBytes);
-    const view = new Uint8Array(bytes);
-    let offset = 0;
-    for (const part of this.#batch) {
-      view.set(part, offset);
-      offset += part.length;
-    }
-    this.#outstanding += this.#batchBytes;
-    this.#batch = [];
-    this.#batchBytes = 0;
-    this.#worker.postMessage({ id: this.#id, bytes, end }, [bytes]);
+    this.#outstanding += this.#filled;
+    this.#worker.postMessage({ id: this.#id, slab: slab.buffer, length: this.#filled, end });
+    this.#slab = undefined;
+    this.#filled = 0;
   }
 
   #wake(): void {

@@ -7,6 +7,7 @@ import type { PolicyChain } from './policy-chain.js';
 import type { Route } from './paths.js';
 import { listingBody, MIME_V1, MIME_V2, wantsV2 } from './listing.js';
 import { contentRange, parseRange, wantedRange } from './ranges.js';
+import { isRecycling, recycleSentChunks } from './recycle.js';
 import { sendStatus } from './replies.js';
 import { parseContentLength, receiveUpload } from './upload.js';
 
@@ -85,6 +86,7 @@ export function createHandlers({ provider, policies, verifyUpload }: HandlerOpti
       body ??= await provider.read(ref, size > 0 ? { start: 0, end: size - 1 } : undefined);
     }
     if (policies.watchesReads) reply.raw.once('finish', () => policies.read(acc, length));
+    if (body instanceof Readable && isRecycling(body)) recycleSentChunks(reply.raw, body);
     return reply
       .header('accept-ranges', 'bytes')
       .header('content-type', 'application/octet-stream')

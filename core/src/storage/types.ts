@@ -37,8 +37,22 @@ export interface OpenedFile {
    * 416 and destroys a stream). A stream must error, not end early, when the backend fails
    * mid-read. A provider that already holds the bytes (a small range read in one call) may
    * give them as a Uint8Array: core sends them with the headers in one write.
+   *
+   * A stream may read into buffers of its own that it uses again: it then has a
+   * `recycle(chunk)` method (see `RecyclingBody`), which core calls with each chunk the
+   * stream gave, once the chunk's bytes have left the process (or can no longer be sent).
    */
   readonly body: Readable | Uint8Array;
+}
+
+/**
+ * A body stream whose chunks come back to it: after `recycle(chunk)` the server no longer
+ * reads `chunk`, and the stream may overwrite its memory. Core calls it at most once per
+ * chunk, for chunks it wrote to the client only; a stream read in other ways (e.g. by a
+ * test, or through `read()`) never gets its chunks back and must not count on it.
+ */
+export interface RecyclingBody extends Readable {
+  recycle(chunk: Uint8Array): void;
 }
 
 export interface FileInfo {

@@ -9,6 +9,7 @@ import {
 } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import type { ChunkPool } from './chunk-pool.js';
 import type { SyncGate } from './sync-gate.js';
 
 const openAsync = promisify(open);
@@ -52,15 +53,18 @@ export const linkPath = (gate: SyncGate, from: string, to: string): Promise<void
 export const unlinkPath = (gate: SyncGate, file: string): Promise<void> | void =>
   gate.open ? gate.run(() => unlinkSync(file)) : unlinkAsync(file);
 
-/** Read exactly `length` bytes at `position`; fewer (the file shrank) is an error for the caller. */
-export function readAt(gate: SyncGate, fd: number, length: number, position: number): Promise<Buffer> | Buffer {
-  const buffer = Buffer.allocUnsafe(length);
+/**
+ * Read `length` bytes at `position` (into `into` when given, at least `length` long);
+ * fewer (the file shrank) is an error for the caller.
+ */
+export function readAt(gate: SyncGate, fd: number, length: number, position: number, into?: Buffer): Promise<Buffer> | Buffer {
+  const buffer = into ?? Buffer.allocUnsafe(length);
   if (gate.open) {
     const n = gate.run(() => readSync(fd, buffer, 0, length, position));
-    return n === length ? buffer : buffer.subarray(0, n);
+    return n === buffer.length ? buffer : buffer.subarray(0, n);
   }
   return new Promise((resolve, reject) =>
-    read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n === length ? buffer : buffer.subarray(0, n)))),
+    read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n === buffer.length ? buffer : buffer.subarray(0, n)))),
   );
 }
 
@@ -82,35 +86,44 @@ export async function writeAll(gate: SyncGate, fd: number, buffers: readonly Buf
  * consumer asks: synchronously while the gate is open (a read from the page cache costs
  * less than the thread-pool round trip it would need), through the thread pool otherwise.
  * Owns `fd`: closes it at the end, on error and when destroyed. A file that turns out
- * shorter than the range makes the stream error, never end early.
+ * shorter than the range makes the stream error, never end early. Reads go into buffers of
+ * `pool`, which come back through `recycle()` once the server has sent their bytes.
  */
 export class FileRangeStream extends Readable {
   #position: number;
   readonly #end: number;
   readonly #fd: number;
   readonly #gate: SyncGate;
-  readonly #chunk: number;
+  readonly #pool: ChunkPool;
 
-  constructor(fd: number, start: number, end: number, gate: SyncGate, chunk: number) {
-    super({ highWaterMark: chunk });
+  constructor(fd: number, start: number, end: number, gate: SyncGate, pool: ChunkPool) {
+    super({ highWaterMark: pool.size });
     this.#fd = fd;
     this.#position = start;
     this.#end = end;
     this.#gate = gate;
-    this.#chunk = chunk;
+    this.#pool = pool;
+  }
+
+  /** The server is done with `chunk` (its bytes left the process): its buffer can be read into again. */
+  recycle(chunk: Uint8Array): void {
+    this.#pool.give(chunk);
   }
 
   override _read(): void {
-    const length = Math.min(this.#chunk, this.#end - this.#position + 1);
+    const length = Math.min(this.#pool.size, this.#end - this.#position + 1);
     if (length <= 0) {
       this.push(null);
       return;
     }
     const position = this.#position;
+    const buffer = this.#pool.take();
     const done = (err: unknown, bytes?: Buffer): void => {
       if (err) {
+        this.#pool.give(buffer);
         this.destroy(err as Error);
       } else if (bytes!.length === 0) {
+        this.#pool.give(buffer);
         this.destroy(new Error('the file is shorter than its size'));
       } else {
         this.#position += bytes!.length;
@@ -119,7 +132,7 @@ export class FileRangeStream extends Readable {
     };
     let pending: Promise<Buffer> | Buffer;
     try {
-      pending = readAt(this.#gate, this.#fd, length, position);
+      pending = readAt(this.#gate, this.#fd, length, position, length === buffer.length ? buffer : buffer.subarray(0, length));
     } catch (err) {
       done(err);
       return;

@@ -20,6 +20,7 @@ import {
 import { writeAtomic } from './atomic-write.js';
 import { makeDir, makeDirs } from './dirs.js';
 import { errnoOf, fsError, isMissing } from './fs-errors.js';
+import { ChunkPool } from './chunk-pool.js';
 import { closeFd, FileRangeStream, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
 import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
@@ -51,6 +52,8 @@ export class LocalProvider implements StorageProvider {
   private readonly background = new Set<Promise<unknown>>();
   /** Whether small filesystem calls run synchronously right now (see sync-gate.ts). */
   readonly gate = new SyncGate();
+  /** Read buffers of large GETs, used again once sent (16 kept: 8 MiB). */
+  readonly #readBuffers = new ChunkPool(READ_CHUNK, 16);
 
   constructor(options: LocalProviderOptions) {
     this.layout = new Layout(options.root);
@@ -113,7 +116,7 @@ export class LocalProvider implements StorageProvider {
         return { size, body: bytes };
       }
       streaming = true;
-      return { size, body: new FileRangeStream(fd, start, end, this.gate, READ_CHUNK) };
+      return { size, body: new FileRangeStream(fd, start, end, this.gate, this.#readBuffers) };
     } catch (err) {
       throw fsError(err, what);
     } finally {
