@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import type { StorageProvider } from './storage/types.js';
@@ -10,6 +11,18 @@ import { registerTlsReload, tlsServerOptions } from './tls.js';
 import { registerForwarded, trustedProxies } from './trusted-proxy.js';
 import { transportFastifyOptions, type TransportSetup } from './transports/index.js';
 import { registerRefusedBodyClose } from './refused-body.js';
+
+/** Fastify's default schema compilers, required from Fastify's own dependencies on first use. */
+const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+type CompilerFactory = (...args: unknown[]) => unknown;
+const lazyFactory = (module: string): CompilerFactory => {
+  let factory: CompilerFactory | undefined;
+  return (...args) => (factory ??= (fromFastify(module) as () => CompilerFactory)())(...args);
+};
+const LAZY_COMPILERS = {
+  buildValidator: lazyFactory('@fastify/ajv-compiler'),
+  buildSerializer: lazyFactory('@fastify/fast-json-stringify-compiler'),
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -90,6 +103,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     forceCloseConnections: 'idle',
     connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
     return503OnClosing: true,
+    // Our routes have no JSON schemas: Fastify's validator and serializer compilers (Ajv with
+    // its formats, fast-json-stringify) load only if a route ever brings one (start-up time).
+    schemaController: { compilersFactory: LAZY_COMPILERS as never },
     ...transportFastifyOptions(options.transport),
   }) as unknown as FastifyInstance;
 

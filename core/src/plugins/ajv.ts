@@ -4,11 +4,23 @@
  * pyrestserver's annotations registered, the standard `format`s (ajv-formats), defaults
  * applied and strings coerced.
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject } from 'ajv';
 
-export function createAjv(): Ajv {
-  const ajv = new Ajv({
+// Loaded on first use (synchronously: validation is synchronous): a server whose option
+// validators come from the cache (validator-cache.ts) starts without loading Ajv at all.
+const requireHere = createRequire(import.meta.url);
+
+/** Ajv's version, part of a cached validator's key. */
+export const AJV_VERSION = (requireHere('ajv/package.json') as { version: string }).version;
+
+export function createAjv(options: { standalone?: boolean } = {}): Ajv {
+  const { Ajv: AjvClass, _ } = requireHere('ajv') as typeof import('ajv');
+  const addFormats = requireHere('ajv-formats') as typeof import('ajv-formats').default;
+  const ajv = new AjvClass({
+    // For a validator saved as code (validator-cache.ts): the formats it checks come from
+    // ajv-formats, required by the code itself.
+    ...(options.standalone ? { code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } } : {}),
     allErrors: true,
     useDefaults: true,
     coerceTypes: true,
@@ -19,7 +31,7 @@ export function createAjv(): Ajv {
   });
   // date, time, date-time, duration, uri, uri-reference, url, email, hostname, ipv4, ipv6,
   // regex, uuid, json-pointer, ... (docs/custom-backends.md lists them); an unknown one is an error.
-  addFormats.default(ajv);
+  addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-env', schemaType: 'string' });
   return ajv;

@@ -7,9 +7,9 @@
 import type { ValidateFunction } from 'ajv';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
 import { RESERVED_OPTION_NAMES, type BackendOptionsSchema, type BackendPlugin, type OptionSchema } from './contract.js';
-import { createAjv, errorPath, errorText } from './ajv.js';
+import { errorPath, errorText } from './ajv.js';
+import { cachedValidator } from './validator-cache.js';
 
-const ajv = createAjv();
 const validators = new WeakMap<object, ValidateFunction>();
 
 /** Option names are snake_case so that each maps to one kebab-case flag. */
@@ -161,7 +161,7 @@ export function validateOptions<Options = Record<string, unknown>>(
 function validatorFor(schema: BackendOptionsSchema): ValidateFunction {
   let validate = validators.get(schema);
   if (!validate) {
-    validate = ajv.compile(schema);
+    validate = cachedValidator(schema);
     validators.set(schema, validate);
   }
   return validate;
