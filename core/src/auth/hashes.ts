@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import bcrypt from '@node-rs/bcrypt';
+import { createRequire } from 'node:module';
 import { verifyInWorker } from './crypt-pool.js';
 import { safeEqualStrings as safeEqual } from './safe-equal.js';
+
+// The native module loads with the first bcrypt hash (a server without htpasswd never needs it).
+const requireHere = createRequire(import.meta.url);
+let bcryptModule: typeof import('@node-rs/bcrypt') | undefined;
+const bcrypt = () => (bcryptModule ??= requireHere('@node-rs/bcrypt') as typeof import('@node-rs/bcrypt'));
 
 /** The htpasswd hash formats we verify. Plain text and DES crypt are refused. */
 export type HashKind = 'bcrypt' | 'sha1' | 'apr1' | 'sha256crypt' | 'sha512crypt';
@@ -58,7 +63,7 @@ export async function verifyHash(hash: string, password: string): Promise<boolea
   switch (hashKind(hash)) {
     case 'bcrypt':
       // Constant-time comparison inside; a malformed hash resolves false.
-      return bcrypt.verify(password, hash).catch(() => false);
+      return bcrypt().verify(password, hash).catch(() => false);
     case 'sha1':
       return safeEqual(hash, `{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`);
     case 'apr1':
@@ -83,7 +88,7 @@ const randomCrypt64 = (n: number) => [...randomBytes(n)].map((b) => CRYPT64[b & 
 export async function dummyHashLike(like: string): Promise<string> {
   switch (hashKind(like)) {
     case 'bcrypt':
-      return bcrypt.hash(randomBytes(18).toString('base64'), Number(BCRYPT.exec(like)![1]));
+      return bcrypt().hash(randomBytes(18).toString('base64'), Number(BCRYPT.exec(like)![1]));
     case 'apr1':
       return `$apr1$${randomCrypt64(APR1.exec(like)![1]!.length)}$${randomCrypt64(22)}`;
     case 'sha256crypt':
