@@ -32,6 +32,74 @@ const JUDGE_AFTER_MS = 50;
 /** stat() calls in flight per folder on such a filesystem. */
 const STAT_PARALLELISM = 32;
 
+/** A folder's modification time must be at least this old before its listing is kept. */
+const SETTLED_MS = 3000;
+
+/**
+ * The listings of folders that have not changed since they were read, by the folder's
+ * ctime, mtime and inode: adding, removing or renaming a file changes them, so a later
+ * listing of an unchanged folder gives what it held, without a readdir and a stat per file.
+ * (restic's files are never changed in place; what is stored is named by its hash.)
+ *
+ * A folder is kept only when its times lie SETTLED_MS in the past when it is read: a change
+ * within the same tick of a coarse filesystem clock (FAT counts in 2 s) could otherwise
+ * leave the times as they were (git's "racy clean" rule). Used only while stats are fast
+ * (a local disk); a network filesystem's cached attributes are not trusted for this. At most
+ * `maxEntries` files are kept in all, the folders used least recently dropped first.
+ */
+export class DirCache {
+  readonly #folders = new Map<string, { stamp: string; files: readonly FileInfo[] }>();
+  readonly #maxEntries: number;
+  readonly #settledMs: number;
+  #entries = 0;
+
+  constructor(maxEntries: number, settledMs = SETTLED_MS) {
+    this.#maxEntries = maxEntries;
+    this.#settledMs = settledMs;
+  }
+
+  /** The stamp to compare: undefined when the folder is missing (or not a folder). */
+  stampOf(dir: string): { stamp: string; settled: boolean } | undefined {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) return undefined;
+    const settled = Math.max(st.mtimeMs, st.ctimeMs) < Date.now() - this.#settledMs;
+    return { stamp: `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`, settled };
+  }
+
+  get(dir: string, stamp: string): readonly FileInfo[] | undefined {
+    const kept = this.#folders.get(dir);
+    if (!kept) return undefined;
+    this.#folders.delete(dir);
+    if (kept.stamp !== stamp) {
+      this.#entries -= kept.files.length;
+      return undefined;
+    }
+    this.#folders.set(dir, kept); // the most recently used, last
+    return kept.files;
+  }
+
+  set(dir: string, stamp: string, files: readonly FileInfo[]): void {
+    if (files.length > this.#maxEntries) return;
+    const old = this.#folders.get(dir);
+    if (old) {
+      this.#folders.delete(dir);
+      this.#entries -= old.files.length;
+    }
+    for (const [key, kept] of this.#folders) {
+      if (this.#entries + files.length <= this.#maxEntries) break;
+      this.#folders.delete(key);
+      this.#entries -= kept.files.length;
+    }
+    this.#folders.set(dir, { stamp, files });
+    this.#entries += files.length;
+  }
+
+  /** Files kept, for tests. */
+  get entries(): number {
+    return this.#entries;
+  }
+}
+
 /**
  * Sizes of files, read the quick way for the filesystem at hand. On a local disk a
  * synchronous stat() costs about a microsecond, while an asynchronous one pays a thread-pool
@@ -47,7 +115,7 @@ class Sizer {
   private statMs = 0;
   private sliceStarted = performance.now();
 
-  constructor(readonly gate: SyncGate) {}
+  constructor(readonly gate: SyncGate, readonly cache?: DirCache) {}
 
   /** True while this listing may read synchronously. */
   get sync(): boolean {
@@ -111,11 +179,18 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
  * Name and size of every restic file directly in `dir` (in `data/xx`, only names starting
  * with `xx`: a file elsewhere could not be read by its name). Files removed meanwhile are left out.
  */
-async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<FileInfo[]> {
+async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<readonly FileInfo[]> {
   if (sizer.sync) {
+    // Stamped before it is read: a change while reading leaves a stamp that no longer matches.
+    const stamped = sizer.cache && sizer.gate.run(() => sizer.cache!.stampOf(dir));
+    if (sizer.cache && stamped === undefined) return [];
+    const kept = stamped && sizer.cache!.get(dir, stamped.stamp);
+    if (kept) return kept;
     // Names only (no Dirent objects): the stat that follows tells files from the rest.
     const names = namesIn(dir).filter((name) => isBlobName(name) && name.startsWith(prefix));
-    return sizer.sizes(dir, names);
+    const files = await sizer.sizes(dir, names);
+    if (stamped?.settled && sizer.sync) sizer.cache!.set(dir, stamped.stamp, files);
+    return files;
   }
   const names = (await entriesOf(dir))
     .filter((e) => e.isFile() && isBlobName(e.name) && e.name.startsWith(prefix))
@@ -138,8 +213,8 @@ function namesIn(dir: string): string[] {
  * Batches, because a value handed through an async generator costs several promise turns,
  * many times more under async hooks; see `flatten`.
  */
-export async function* batchesOfType(typeDir: string, sharded: boolean, gate: SyncGate): AsyncGenerator<FileInfo[]> {
-  const sizer = new Sizer(gate);
+export async function* batchesOfType(typeDir: string, sharded: boolean, gate: SyncGate, cache?: DirCache): AsyncGenerator<readonly FileInfo[]> {
+  const sizer = new Sizer(gate, cache);
   if (!sharded) {
     yield await filesIn(typeDir, sizer);
     return;
@@ -159,7 +234,7 @@ export async function* batchesOfType(typeDir: string, sharded: boolean, gate: Sy
   }
   if (batch.length > 0) yield batch;
   // Asynchronously, a window of subfolders read ahead of the consumer.
-  const pending: Promise<FileInfo[]>[] = [];
+  const pending: Promise<readonly FileInfo[]>[] = [];
   const refill = () => {
     while (pending.length < SUBDIR_WINDOW && next < subdirs.length) {
       const shard = subdirs[next++]!;
@@ -177,8 +252,8 @@ export async function* batchesOfType(typeDir: string, sharded: boolean, gate: Sy
 }
 
 /** The items of `batches` one by one, at the cost of one promise per item. */
-export function flatten<T>(batches: AsyncIterator<T[]>): AsyncIterableIterator<T> {
-  let batch: T[] = [];
+export function flatten<T>(batches: AsyncIterator<readonly T[]>): AsyncIterableIterator<T> {
+  let batch: readonly T[] = [];
   let i = 0;
   return {
     async next(): Promise<IteratorResult<T>> {

@@ -24,7 +24,7 @@ import { ChunkPool } from './chunk-pool.js';
 import { closeFd, FileRangeStream, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
 import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
-import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
+import { batchesOfType, DirCache, flatten, repositoriesUnder } from './listing.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
 import { storedFilesUnder } from './usage.js';
 
@@ -54,6 +54,8 @@ export class LocalProvider implements StorageProvider {
   readonly gate = new SyncGate();
   /** Read buffers of large GETs, used again once sent (16 kept: 8 MiB). */
   readonly #readBuffers = new ChunkPool(READ_CHUNK, 16);
+  /** Listings of unchanged folders (see DirCache): at most 100,000 files, about 20 MiB. */
+  readonly #listings = new DirCache(100_000);
 
   constructor(options: LocalProviderOptions) {
     this.layout = new Layout(options.root);
@@ -157,11 +159,11 @@ export class LocalProvider implements StorageProvider {
     return flatten(this.listBatches(repo, type));
   }
 
-  private async *listBatches(repo: string, type: BlobType): AsyncGenerator<FileInfo[]> {
+  private async *listBatches(repo: string, type: BlobType): AsyncGenerator<readonly FileInfo[]> {
     const typeDir = this.layout.typeDir(repo, type);
     if (!(await this.isDir(path.dirname(typeDir)))) throw notFound(`repository ${JSON.stringify(repo)}`);
     try {
-      yield* batchesOfType(typeDir, type === 'data', this.gate);
+      yield* batchesOfType(typeDir, type === 'data', this.gate, this.#listings);
     } catch (err) {
       throw fsError(err, `list ${inRepo(repo, type)}`);
     }

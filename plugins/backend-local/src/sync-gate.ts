@@ -16,7 +16,9 @@ export const SLOW_CALL_MS = 1;
 /** Calls are judged in rounds of this many... */
 export const ROUND_CALLS = 64;
 /** ...and more slow calls than this in one round close the gate. One slow call alone is
- * most often the process being preempted on a busy machine, not the filesystem. */
+ * most often the process being preempted on a busy machine, not the filesystem; a slow
+ * call during which the process was preempted (its involuntary context switches rose) is
+ * not counted at all: the thread pool would only be slower on a machine short of CPU. */
 export const SLOW_CALLS_PER_ROUND = 6;
 /** One call slower than this closes the gate at once (a hung network filesystem). */
 export const HUNG_CALL_MS = 50;
@@ -35,6 +37,15 @@ export class SyncGate {
   #closings = 0;
   #calls = 0;
   #slowInRound = 0;
+  readonly #switches: () => number;
+  /** Involuntary context switches of the process when last asked (only slow calls ask). */
+  #involuntary: number;
+
+  /** @param involuntarySwitches the process's involuntary context switches so far (tests give their own) */
+  constructor(involuntarySwitches: () => number = () => process.resourceUsage().involuntaryContextSwitches) {
+    this.#switches = involuntarySwitches;
+    this.#involuntary = involuntarySwitches();
+  }
 
   /** True when calls may run synchronously now. */
   get open(): boolean {
@@ -66,11 +77,19 @@ export class SyncGate {
 
   #judge(ms: number): void {
     if (ms > HUNG_CALL_MS) return this.close();
-    if (ms > SLOW_CALL_MS && ++this.#slowInRound > SLOW_CALLS_PER_ROUND) return this.close();
+    if (ms > SLOW_CALL_MS && !this.#preempted() && ++this.#slowInRound > SLOW_CALLS_PER_ROUND) return this.close();
     if (++this.#calls >= ROUND_CALLS) {
       this.#calls = 0;
       this.#slowInRound = 0;
     }
+  }
+
+  /** True when the process was preempted since the last slow call: the CPU was short, not the disk. */
+  #preempted(): boolean {
+    const now = this.#switches();
+    const preempted = now > this.#involuntary;
+    this.#involuntary = now;
+    return preempted;
   }
 
   #reopen(): boolean {

@@ -15,6 +15,8 @@ import { StorageErrorCode, storageCodeOf, type BackendContext, type FileRef } fr
 import plugin, { LocalProvider } from '../src/index.js';
 import { publish } from '../src/atomic-write.js';
 import { DATA_SUBDIRS } from '../src/layout.js';
+import { batchesOfType, DirCache } from '../src/listing.js';
+import { SyncGate } from '../src/sync-gate.js';
 
 const tmpRoots: string[] = [];
 async function freshRoot(): Promise<string> {
@@ -337,3 +339,96 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   for await (const item of iterable) out.push(item);
   return out;
 }
+
+describe('listings of unchanged folders kept (DirCache)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const blob = (seed: string) => {
+    const data = Buffer.from(seed);
+    return { name: createHash('sha256').update(data).digest('hex'), data };
+  };
+  const listOf = async (typeDir: string, cache: DirCache) => {
+    const out: { name: string; size: number }[] = [];
+    for await (const batch of batchesOfType(typeDir, true, new SyncGate(), cache)) for (const { name, size } of batch) out.push({ name, size });
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  };
+  const place = (dataDir: string, b: { name: string; data: Buffer }) => writeFileSync(path.join(dataDir, b.name.slice(0, 2), b.name), b.data);
+
+  it('a folder changed behind the server (added, removed, renamed into place) is read again; an unchanged one is not', async () => {
+    const root = await freshRoot();
+    const p = new LocalProvider({ root });
+    await p.createRepository('r');
+    const dataDir = path.join(root, 'r', 'data');
+    const blobs = Array.from({ length: 40 }, (_, i) => blob(`b${i}`));
+    for (const b of blobs) place(dataDir, b);
+    await sleep(60); // older than the cache's settle time below
+    const cache = new DirCache(1000, 30);
+    const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    assert.deepEqual(await listOf(dataDir, cache), expected);
+    assert.equal(cache.entries, 40, 'every settled folder kept');
+    assert.deepEqual(await listOf(dataDir, cache), expected);
+
+    // Another process (rest-server on the same folder, a person) adds, removes and renames.
+    const added = blob('added later');
+    place(dataDir, added);
+    const [gone] = blobs;
+    await rm(path.join(dataDir, gone!.name.slice(0, 2), gone!.name));
+    const moved = blob('renamed into place');
+    const temp = path.join(dataDir, moved.name.slice(0, 2), 'upload.tmp');
+    writeFileSync(temp, moved.data);
+    await sleep(60);
+    execFileSync('mv', [temp, path.join(dataDir, moved.name.slice(0, 2), moved.name)]);
+    const now = [...expected.filter((e) => e.name !== gone!.name), ...[added, moved].map((b) => ({ name: b.name, size: b.data.length }))].sort((a, b) => (a.name < b.name ? -1 : 1));
+    assert.deepEqual(await listOf(dataDir, cache), now);
+    await sleep(60);
+    assert.deepEqual(await listOf(dataDir, cache), now);
+  });
+
+  it('folders changed within the settle time, and more files than the bound, are not kept', async () => {
+    const root = await freshRoot();
+    const p = new LocalProvider({ root });
+    await p.createRepository('r');
+    const dataDir = path.join(root, 'r', 'data');
+    for (let i = 0; i < 20; i++) place(dataDir, blob(`c${i}`));
+    const fresh = new DirCache(1000, 60_000);
+    assert.equal((await listOf(dataDir, fresh)).length, 20);
+    assert.equal(fresh.entries, 0);
+    await sleep(60);
+    const small = new DirCache(5, 30);
+    assert.equal((await listOf(dataDir, small)).length, 20);
+    assert.ok(small.entries <= 5, `${small.entries} kept`);
+    assert.equal((await listOf(dataDir, small)).length, 20);
+  });
+});
+
+describe('SyncGate', () => {
+  /** A synchronous call that takes `ms` (blocked, as on a slow filesystem). */
+  const blockFor = (ms: number) => () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+  it('more than 6 slow calls in a round close it, for a while; fast calls keep it open', () => {
+    const gate = new SyncGate(() => 0);
+    for (let i = 0; i < 1000; i++) gate.run(() => 1 + 1);
+    assert.equal(gate.open, true);
+    for (let i = 0; i < 6; i++) gate.run(blockFor(2));
+    assert.equal(gate.open, true, 'six slow calls in a round are tolerated');
+    gate.run(blockFor(2));
+    assert.equal(gate.open, false);
+    assert.equal(gate.closings, 1);
+  });
+
+  it('slow calls during which the process was preempted (short of CPU, not of disk) do not count; a hung one always does', () => {
+    let switches = 0;
+    const gate = new SyncGate(() => switches);
+    for (let i = 0; i < 20; i++) {
+      gate.run(() => {
+        switches++; // preempted during the call
+        blockFor(2)();
+      });
+    }
+    assert.equal(gate.open, true);
+    gate.run(() => {
+      switches++;
+      blockFor(60)();
+    });
+    assert.equal(gate.open, false, 'a call over 50 ms closes it whatever the reason');
+  });
+});
