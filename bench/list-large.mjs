@@ -3,7 +3,12 @@
  * Listing a large repository over HTTP, ours and rest-server on the same on-disk repository,
  * alternating: `GET /{repo}/data/` with the v2 listing (names and sizes), as restic asks.
  *
- *   pnpm run build && node bench/list-large.mjs [--count 100000] [--rounds 5]
+ *   pnpm run build && node bench/list-large.mjs [--count 100000] [--rounds 5] [--changing]
+ *
+ * Ours keeps the listings of folders that have not changed for 3 s (DirCache in the local
+ * backend), so its later listings of this untouched repository come from that cache; with
+ * `--changing` every folder's times are renewed before each listing (as while backups write
+ * into the repository), so that every listing reads the folders again, as rest-server's do.
  *
  * Creates `count` data blobs (hard links to 13 small files) in rest-server's layout under a
  * temporary folder, starts both servers on it, then times each listing (ms, median and range)
@@ -11,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +29,13 @@ const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
 const REST_SERVER_BIN = process.env.REST_SERVER_BIN ?? path.join(HERE, '..', '..', 'shared', 'peers', 'rest-server');
 const V2 = 'application/vnd.x.restic.rest.v2';
 
-const USAGE = `usage: node bench/list-large.mjs [--count N] [--rounds N]`;
+const USAGE = `usage: node bench/list-large.mjs [--count N] [--rounds N] [--changing]`;
 
 async function main(argv) {
   const { values, integer } = parseCommandLine('list-large.mjs', USAGE, argv, {
     count: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
+    changing: { type: 'boolean', default: false },
   });
   const count = integer('count');
   const rounds = integer('rounds');
@@ -47,18 +53,24 @@ async function main(argv) {
       const name = createHash('sha256').update(String(i)).digest('hex');
       linkSync(sources[i % 13], path.join(repo, 'data', name.slice(0, 2), name));
     }
+    // An untouched repository, as most are between backups: its folders settle first.
+    if (!values.changing) await new Promise((resolve) => setTimeout(resolve, 3500));
     const ours = await start('ours', [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, 'serve', '--path', root, '--no-auth'], servers);
     const rest = await start('rest-server', [REST_SERVER_BIN, '--path', root, '--no-auth'], servers);
     const times = { ours: [], 'rest-server': [] };
     for (let r = 0; r < rounds + 1; r++) {
       for (const server of r % 2 ? [rest, ours] : [ours, rest]) {
+        if (values.changing) {
+          const now = new Date();
+          for (let i = 0; i < 256; i++) utimesSync(path.join(repo, 'data', i.toString(16).padStart(2, '0')), now, now);
+        }
         const { ms, entries } = await list(server.port);
         if (entries !== count) throw new Error(`${server.name} listed ${entries} blobs, expected ${count}`);
         if (r > 0) times[server.name].push(ms); // round 0 warms caches and JIT
       }
     }
     const cell = (v) => `${median(v).toFixed(0)} ms (${Math.min(...v).toFixed(0)}-${Math.max(...v).toFixed(0)})`;
-    console.log(`listing ${count} data blobs (v2), ${rounds} rounds, alternating:`);
+    console.log(`listing ${count} data blobs (v2), ${rounds} rounds, alternating${values.changing ? ', every folder changed before each listing' : ''}:`);
     console.log(`  ours         ${cell(times.ours)}`);
     console.log(`  rest-server  ${cell(times['rest-server'])}`);
     console.log(`  ours/rest-server time: ${(median(times.ours) / median(times['rest-server'])).toFixed(2)}x`);
