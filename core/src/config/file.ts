@@ -9,7 +9,9 @@ import { pathToFileURL } from 'node:url';
 import type { Loader } from 'cosmiconfig';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, ConfigErrorCode } from '../errors.js';
-import { createAjv, errorPath, errorText } from '../plugins/ajv.js';
+import type { ValidateFunction } from 'ajv';
+import { errorPath, errorText } from '../plugins/ajv.js';
+import { cachedValidator } from '../plugins/validator-cache.js';
 import { parseSize, SIZE_FORMS } from './size.js';
 
 export const CONFIG_MODULE_NAME = 'pyrestserver';
@@ -76,9 +78,9 @@ const SCHEMA = {
   },
 };
 
-let compiled: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
-/** The file's shape check, compiled on first use (not at start-up when there is no file). */
-const validate = (config: unknown) => (compiled ??= createAjv().compile(SCHEMA))(config);
+let compiled: ValidateFunction | undefined;
+/** The file's shape check, made on first use (not at start-up when there is no file), cached as the options' are. */
+const validate = (config: unknown) => (compiled ??= cachedValidator(SCHEMA))(config);
 const validationErrors = () => compiled?.errors;
 
 /**
