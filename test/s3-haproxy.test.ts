@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, type CliServer } from './support/cli.js';
+import { waitForPort } from './support/net.js';
 import { restic, resticJson, type ResticOptions } from './support/restic.js';
 import { allKeys, ok, openUploads, s3Env, startS3Server, tempBucket } from './support/s3.js';
 import { removeDir, tempDir } from './support/tmp.js';
@@ -34,20 +34,6 @@ backend pyrestserver
   http-check expect status 200
 ${backends.map((p, i) => `  server s${i + 1} 127.0.0.1:${p} check inter 2s`).join('\n')}
 `;
-}
-
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}:\n${output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`haproxy did not listen:\n${output()}`);
 }
 
 describe('three instances over one bucket behind HAProxy', () => {
@@ -85,7 +71,7 @@ describe('three instances over one bucket behind HAProxy', () => {
     haproxy.on('error', (err) => (out += `haproxy could not start (is it installed?): ${err.message}`));
     haproxy.stdout!.on('data', (d) => (out += d));
     haproxy.stderr!.on('data', (d) => (out += d));
-    await waitForPort(port, haproxy, () => out);
+    await waitForPort('haproxy', port, () => (haproxy!.exitCode !== null ? `exited (${haproxy!.exitCode})` : undefined), () => out);
     for (const user of USERS) await makeTree(join(work, user), { seed: `fleet:${user}` });
   });
 

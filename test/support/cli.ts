@@ -90,18 +90,19 @@ process.once('exit', () => {
 });
 
 /**
- * Spawn `node cli/dist/bin.js serve --listen 127.0.0.1:PORT [--path DIR] [--no-auth] ...args`
- * on a free port and wait until the port accepts connections. Call `ensureBuilt()` first.
+ * Spawn `node cli/dist/bin.js serve --listen 127.0.0.1:0 [--path DIR] [--no-auth] ...args` and
+ * wait for its "listening" log line, which names the port the kernel gave it. (Not a port
+ * found free beforehand and passed in: another process may take it in between, and a probe
+ * of a port nobody listens on yet can connect to itself.) Call `ensureBuilt()` first.
  */
 export async function startCli(options: CliServerOptions = {}): Promise<CliServer> {
-  const port = await freePort();
   const ownPath = options.path === undefined ? await tempDir('pyrs-cli-data-') : undefined;
   const path = ownPath ?? (options.path === false ? undefined : options.path);
   const args = [
     CLI_BIN,
     ...(options.command ?? ['serve']),
     '--listen',
-    `127.0.0.1:${port}`,
+    '127.0.0.1:0',
     ...(path !== undefined ? ['--path', path] : []),
     ...(options.noAuth === false ? [] : ['--no-auth']),
     ...(options.args ?? []),
@@ -113,7 +114,24 @@ export async function startCli(options: CliServerOptions = {}): Promise<CliServe
   });
   running.add(child);
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  let pending = '';
+  let onListening: ((port: number) => void) | undefined;
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+    if (!onListening) return;
+    pending += s;
+    for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      const port = listeningPort(line);
+      if (port !== undefined) {
+        onListening?.(port);
+        onListening = undefined;
+        pending = '';
+        return;
+      }
+    }
+  });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -129,11 +147,22 @@ export async function startCli(options: CliServerOptions = {}): Promise<CliServe
     return status;
   };
 
+  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  let port: number;
   try {
-    await waitForPort(port, exited, options.startTimeoutMs ?? 20_000);
+    port = await Promise.race([
+      new Promise<number>((resolve) => (onListening = resolve)),
+      exited.then((s) => Promise.reject(new Error(`server exited before listening (code ${s.code}, signal ${s.signal})`))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`server did not log "listening" within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (err) {
     await stop('SIGKILL');
     throw new Error(`${(err as Error).message}\nserver output:\n${out}`);
+  } finally {
+    clearTimeout(timer);
   }
   return {
     url: `${options.scheme ?? 'http'}://127.0.0.1:${port}`,
@@ -146,25 +175,15 @@ export async function startCli(options: CliServerOptions = {}): Promise<CliServe
   };
 }
 
-async function waitForPort(port: number, exited: Promise<ExitStatus>, timeoutMs: number): Promise<void> {
-  let gone: ExitStatus | undefined;
-  void exited.then((s) => (gone = s));
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (gone) throw new Error(`server exited before listening (code ${gone.code}, signal ${gone.signal})`);
-    if (await canConnect(port)) return;
-    if (Date.now() > deadline) throw new Error(`server did not listen on port ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+/** The port of the server's "listening" log line (pino JSON: `"msg":"listening"`, `"address":"http://127.0.0.1:N"`). */
+function listeningPort(line: string): number | undefined {
+  if (!line.includes('"listening"')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; address?: unknown };
+    if (entry.msg !== 'listening' || typeof entry.address !== 'string') return undefined;
+    const port = Number(new URL(entry.address).port);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -6,10 +6,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './cli.js';
+import { waitForPort } from './net.js';
 
 export const SSHD_BIN = process.env.SSHD_BIN ?? '/usr/sbin/sshd';
 
@@ -67,7 +67,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.once('exit', () => child.kill('SIGKILL'));
-  await waitForPort(port, child, () => out);
+  await waitForPort('sshd', port, () => (child.exitCode !== null ? `exited (${child.exitCode})` : undefined), () => out);
 
   return {
     port,
@@ -87,19 +87,4 @@ export async function startSshd(dir: string): Promise<Sshd> {
       await exited;
     },
   };
-}
-
-async function waitForPort(port: number, child: ChildProcess, out: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}):\n${out()}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port}:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
