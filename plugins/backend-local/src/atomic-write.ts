@@ -72,7 +72,11 @@ async function createTemp(job: AtomicWrite): Promise<{ fd: number; temp: string 
   for (;;) {
     const temp = path.join(job.dir, tempNameFor(job.name));
     try {
-      return { fd: await openFd(job.gate, temp, 'wx', job.mode), temp };
+      // Always through the thread pool: allocating the new inode costs ext4 100-250 µs once
+      // files have been deleted (it searches around recently freed inodes), which held up
+      // the event loop for every other request (perf: 20% of it during 4 KiB uploads after
+      // deletes; main-thread CPU per 4,000 uploads and deletes 3.9-4.0 -> 3.1-3.6 s).
+      return { fd: await openFd(SyncGate.closed, temp, 'wx', job.mode), temp };
     } catch (err) {
       const errno = errnoOf(err);
       if (errno === 'EEXIST') continue; // another process picked the same temporary name
