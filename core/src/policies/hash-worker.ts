@@ -12,9 +12,9 @@
  * word-by-word "relaxed" memmove, which cost the event loop ~0.8 ms per MiB uploaded here
  * (perf: 17% of the main thread during 8 MiB uploads). No buffer is allocated per batch on
  * either thread, so memory does not pile up between garbage collections (V8 frees
- * ArrayBuffers late: tens of MiB of dead batches used to wait for a major collection). At most `MAX_OUTSTANDING` bytes of one
- * upload wait to be hashed, so memory stays bounded by the number of uploads in flight,
- * whatever the body sizes.
+ * ArrayBuffers late: tens of MiB of dead batches used to wait for a major collection). At
+ * most `MAX_OUTSTANDING` bytes of one upload wait to be hashed, so memory stays bounded by
+ * the number of uploads in flight, whatever the body sizes.
  *
  * The worker is started on first use and does not keep the process alive. If it fails,
  * the uploads being hashed fail (their clients retry) and the next upload starts a new one.
@@ -79,7 +79,7 @@ function untrack(id: number): boolean {
 
 function theWorker(): Worker {
   if (worker) return worker;
-  // A small young generation, as the main thread's (bin.cjs): the batches it receives are
+  // A small young generation, as the main thread's (bin.js): the batches it receives are
   // freed at its next scavenge, so they must come often.
   const started = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   started.on('message', (m: { id: number; hashed?: number; slab?: ArrayBuffer; digest?: string }) => {
