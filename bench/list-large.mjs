@@ -5,10 +5,11 @@
  *
  *   pnpm run build && node bench/list-large.mjs [--count 100000] [--rounds 5] [--changing]
  *
- * Ours keeps the listings of folders that have not changed for 3 s (DirCache in the local
- * backend), so its later listings of this untouched repository come from that cache; with
- * `--changing` every folder's times are renewed before each listing (as while backups write
- * into the repository), so that every listing reads the folders again, as rest-server's do.
+ * Ours keeps the listings of unchanged folders (folder-cache.ts in the local backend: told of
+ * changes by the kernel), so its later listings of this untouched repository come from that
+ * cache; with `--changing` every folder's times are renewed before each listing (as while
+ * backups write into the repository; the kernel reports it as a change), so that every
+ * listing reads the folders again, as rest-server's do.
  *
  * Creates `count` data blobs (hard links to 13 small files) in rest-server's layout under a
  * temporary folder, starts both servers on it, then times each listing (ms, median and range)

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { copyFile, cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBuilt, REPO_ROOT } from './support/cli.js';
+import { ensureBuilt, listeningEntry, REPO_ROOT } from './support/cli.js';
 import { restic } from './support/restic.js';
 import { removeDir, tempDir } from './support/tmp.js';
 import { makeTree } from './support/tree.js';
@@ -93,7 +93,7 @@ async function serve(where: keyof typeof installs, args: string[], extraEnv: Nod
   });
   let output = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
-  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+  const listening = await new Promise<{ address: string } & Record<string, unknown>>((resolve, reject) => {
     let buffer = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       output += s;
@@ -101,7 +101,8 @@ async function serve(where: keyof typeof installs, args: string[], extraEnv: Nod
       for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        if (line.includes('"listening"')) resolve(JSON.parse(line) as Record<string, unknown>);
+        const entry = listeningEntry(line);
+        if (entry) resolve(entry);
       }
     });
     child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening:\n${output}`)));
@@ -112,7 +113,7 @@ async function serve(where: keyof typeof installs, args: string[], extraEnv: Nod
     child.kill('SIGTERM');
     return (await exited)[0] as number | null;
   };
-  return { url: String(listening.address).replace(/\/$/, ''), listening, stop, output: () => output };
+  return { url: listening.address.replace(/\/$/, ''), listening, stop, output: () => output };
 }
 
 /** restic init + backup + check through a running server. */

@@ -176,14 +176,21 @@ export async function startCli(options: CliServerOptions = {}): Promise<CliServe
 }
 
 /** The port of the server's "listening" log line (pino JSON: `"msg":"listening"`, `"address":"http://127.0.0.1:N"`). */
-function listeningPort(line: string): number | undefined {
+/** The server's "listening" log entry, when `line` is one (its `address` a URL). */
+export function listeningEntry(line: string): ({ address: string } & Record<string, unknown>) | undefined {
   if (!line.includes('"listening"')) return undefined;
   try {
-    const entry = JSON.parse(line) as { msg?: unknown; address?: unknown };
+    const entry = JSON.parse(line) as Record<string, unknown>;
     if (entry.msg !== 'listening' || typeof entry.address !== 'string') return undefined;
-    const port = Number(new URL(entry.address).port);
-    return Number.isInteger(port) && port > 0 ? port : undefined;
+    return entry as { address: string } & Record<string, unknown>;
   } catch {
     return undefined;
   }
+}
+
+function listeningPort(line: string): number | undefined {
+  const entry = listeningEntry(line);
+  if (!entry) return undefined;
+  const port = Number(new URL(entry.address).port);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
 }

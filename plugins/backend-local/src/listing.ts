@@ -16,6 +16,7 @@ import { errnoOf, isMissing } from './fs-errors.js';
 import { entriesOf } from './dirs.js';
 import { isBlobName, isBlobType } from './layout.js';
 import type { SyncGate } from './sync-gate.js';
+import type { DirCache } from './folder-cache.js';
 
 /** The name of a `data/` subfolder. */
 const SHARD = /^[0-9a-f]{2}$/;
@@ -31,74 +32,6 @@ const SLOW_STAT_MS = 0.2;
 const JUDGE_AFTER_MS = 50;
 /** stat() calls in flight per folder on such a filesystem. */
 const STAT_PARALLELISM = 32;
-
-/** A folder's modification time must be at least this old before its listing is kept. */
-const SETTLED_MS = 3000;
-
-/**
- * The listings of folders that have not changed since they were read, by the folder's
- * ctime, mtime and inode: adding, removing or renaming a file changes them, so a later
- * listing of an unchanged folder gives what it held, without a readdir and a stat per file.
- * (restic's files are never changed in place; what is stored is named by its hash.)
- *
- * A folder is kept only when its times lie SETTLED_MS in the past when it is read: a change
- * within the same tick of a coarse filesystem clock (FAT counts in 2 s) could otherwise
- * leave the times as they were (git's "racy clean" rule). Used only while stats are fast
- * (a local disk); a network filesystem's cached attributes are not trusted for this. At most
- * `maxEntries` files are kept in all, the folders used least recently dropped first.
- */
-export class DirCache {
-  readonly #folders = new Map<string, { stamp: string; files: readonly FileInfo[] }>();
-  readonly #maxEntries: number;
-  readonly #settledMs: number;
-  #entries = 0;
-
-  constructor(maxEntries: number, settledMs = SETTLED_MS) {
-    this.#maxEntries = maxEntries;
-    this.#settledMs = settledMs;
-  }
-
-  /** The stamp to compare: undefined when the folder is missing (or not a folder). */
-  stampOf(dir: string): { stamp: string; settled: boolean } | undefined {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    if (!st?.isDirectory()) return undefined;
-    const settled = Math.max(st.mtimeMs, st.ctimeMs) < Date.now() - this.#settledMs;
-    return { stamp: `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`, settled };
-  }
-
-  get(dir: string, stamp: string): readonly FileInfo[] | undefined {
-    const kept = this.#folders.get(dir);
-    if (!kept) return undefined;
-    this.#folders.delete(dir);
-    if (kept.stamp !== stamp) {
-      this.#entries -= kept.files.length;
-      return undefined;
-    }
-    this.#folders.set(dir, kept); // the most recently used, last
-    return kept.files;
-  }
-
-  set(dir: string, stamp: string, files: readonly FileInfo[]): void {
-    if (files.length > this.#maxEntries) return;
-    const old = this.#folders.get(dir);
-    if (old) {
-      this.#folders.delete(dir);
-      this.#entries -= old.files.length;
-    }
-    for (const [key, kept] of this.#folders) {
-      if (this.#entries + files.length <= this.#maxEntries) break;
-      this.#folders.delete(key);
-      this.#entries -= kept.files.length;
-    }
-    this.#folders.set(dir, { stamp, files });
-    this.#entries += files.length;
-  }
-
-  /** Files kept, for tests. */
-  get entries(): number {
-    return this.#entries;
-  }
-}
 
 /**
  * Sizes of files, read the quick way for the filesystem at hand. On a local disk a
@@ -181,15 +114,14 @@ async function statInParallel(dir: string, names: readonly string[]): Promise<Fi
  */
 async function filesIn(dir: string, sizer: Sizer, prefix = ''): Promise<readonly FileInfo[]> {
   if (sizer.sync) {
-    // Stamped before it is read: a change while reading leaves a stamp that no longer matches.
-    const stamped = sizer.cache && sizer.gate.run(() => sizer.cache!.stampOf(dir));
-    if (sizer.cache && stamped === undefined) return [];
-    const kept = stamped && sizer.cache!.get(dir, stamped.stamp);
-    if (kept) return kept;
+    // Asked before the folder is read: a change while reading is not kept (see folder-cache.ts).
+    const known = sizer.cache && sizer.gate.run(() => sizer.cache!.open(dir));
+    if (sizer.cache && known === undefined) return [];
+    if (known && 'files' in known) return known.files;
     // Names only (no Dirent objects): the stat that follows tells files from the rest.
     const names = namesIn(dir).filter((name) => isBlobName(name) && name.startsWith(prefix));
     const files = await sizer.sizes(dir, names);
-    if (stamped?.settled && sizer.sync) sizer.cache!.set(dir, stamped.stamp, files);
+    if (known && sizer.sync) sizer.cache!.keep(known.ticket, files);
     return files;
   }
   const names = (await entriesOf(dir))

@@ -24,7 +24,8 @@ import { ChunkPool } from './chunk-pool.js';
 import { closeFd, FileRangeStream, fstatFd, openFd, readAt, statOrUndefined, unlinkPath } from './fd.js';
 import { SyncGate } from './sync-gate.js';
 import { DATA_SUBDIRS, Layout, modesFor, type Modes } from './layout.js';
-import { batchesOfType, DirCache, flatten, repositoriesUnder } from './listing.js';
+import { batchesOfType, flatten, repositoriesUnder } from './listing.js';
+import { DirCache } from './folder-cache.js';
 import { removeStaleTempFiles, type SweepOptions } from './temp-files.js';
 import { storedFilesUnder } from './usage.js';
 
@@ -54,7 +55,7 @@ export class LocalProvider implements StorageProvider {
   readonly gate = new SyncGate();
   /** Read buffers of large GETs, used again once sent (16 kept: 8 MiB). */
   readonly #readBuffers = new ChunkPool(READ_CHUNK, 16);
-  /** Listings of unchanged folders (see DirCache): at most 100,000 files, about 20 MiB. */
+  /** Listings of unchanged folders (see folder-cache.ts): at most 100,000 files, about 20 MiB. */
   readonly #listings = new DirCache(100_000);
 
   constructor(options: LocalProviderOptions) {
@@ -153,6 +154,7 @@ export class LocalProvider implements StorageProvider {
       if (err === body.errored) throw err; // the body's own failure, as is
       throw fsError(err, what);
     }
+    this.#listings.changed(dir);
   }
 
   list(repo: string, type: BlobType): AsyncIterable<FileInfo> {
@@ -170,12 +172,13 @@ export class LocalProvider implements StorageProvider {
   }
 
   async delete(ref: FileRef): Promise<void> {
-    const { file } = this.layout.locate(ref);
+    const { dir, file } = this.layout.locate(ref);
     try {
       // Always through the thread pool: an unlink costs ~100 µs on ext4 (its journal), an 8 MiB
       // file's some milliseconds (freeing its blocks), more than the round trip; judged with
       // the other calls, large deletes closed the gate for every read (docs/benchmarks.md).
       await unlinkPath(SyncGate.closed, file);
+      this.#listings.changed(dir);
     } catch (err) {
       // A folder under a file's name is no file (stat and read say NOT_FOUND): nothing to delete,
       // and folders are never removed through the protocol.
@@ -206,6 +209,7 @@ export class LocalProvider implements StorageProvider {
 
   async close(): Promise<void> {
     this.shutdown.abort();
+    this.#listings.clear();
     await Promise.allSettled(this.background);
   }
 

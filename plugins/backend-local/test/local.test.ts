@@ -15,7 +15,8 @@ import { StorageErrorCode, storageCodeOf, type BackendContext, type FileRef } fr
 import plugin, { LocalProvider } from '../src/index.js';
 import { publish } from '../src/atomic-write.js';
 import { DATA_SUBDIRS } from '../src/layout.js';
-import { batchesOfType, DirCache } from '../src/listing.js';
+import { batchesOfType } from '../src/listing.js';
+import { DirCache } from '../src/folder-cache.js';
 import { SyncGate } from '../src/sync-gate.js';
 
 const tmpRoots: string[] = [];
@@ -340,7 +341,7 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-describe('listings of unchanged folders kept (DirCache)', () => {
+describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const blob = (seed: string) => {
     const data = Buffer.from(seed);
@@ -353,7 +354,7 @@ describe('listings of unchanged folders kept (DirCache)', () => {
   };
   const place = (dataDir: string, b: { name: string; data: Buffer }) => writeFileSync(path.join(dataDir, b.name.slice(0, 2), b.name), b.data);
 
-  it('a folder changed behind the server (added, removed, renamed into place) is read again; an unchanged one is not', async () => {
+  it('stamped (no inotify): a folder changed behind the server (added, removed, renamed into place) is read again; an unchanged one is not', async () => {
     const root = await freshRoot();
     const p = new LocalProvider({ root });
     await p.createRepository('r');
@@ -361,7 +362,7 @@ describe('listings of unchanged folders kept (DirCache)', () => {
     const blobs = Array.from({ length: 40 }, (_, i) => blob(`b${i}`));
     for (const b of blobs) place(dataDir, b);
     await sleep(60); // older than the cache's settle time below
-    const cache = new DirCache(1000, 30);
+    const cache = new DirCache(1000, { settledMs: 30, watch: false });
     const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
     assert.deepEqual(await listOf(dataDir, cache), expected);
     assert.equal(cache.entries, 40, 'every settled folder kept');
@@ -383,20 +384,84 @@ describe('listings of unchanged folders kept (DirCache)', () => {
     assert.deepEqual(await listOf(dataDir, cache), now);
   });
 
-  it('folders changed within the settle time, and more files than the bound, are not kept', async () => {
+  it('stamped: folders changed within the settle time, and more files than the bound, are not kept', async () => {
     const root = await freshRoot();
     const p = new LocalProvider({ root });
     await p.createRepository('r');
     const dataDir = path.join(root, 'r', 'data');
     for (let i = 0; i < 20; i++) place(dataDir, blob(`c${i}`));
-    const fresh = new DirCache(1000, 60_000);
+    const fresh = new DirCache(1000, { settledMs: 60_000, watch: false });
     assert.equal((await listOf(dataDir, fresh)).length, 20);
     assert.equal(fresh.entries, 0);
     await sleep(60);
-    const small = new DirCache(5, 30);
+    const small = new DirCache(5, { settledMs: 30, watch: false });
     assert.equal((await listOf(dataDir, small)).length, 20);
     assert.ok(small.entries <= 5, `${small.entries} kept`);
     assert.equal((await listOf(dataDir, small)).length, 20);
+  });
+  it('watched: kept at once, a change behind the server (added, removed, renamed into place) reported by the kernel drops only its folder', async () => {
+    const root = await freshRoot();
+    const p = new LocalProvider({ root });
+    await p.createRepository('r');
+    const dataDir = path.join(root, 'r', 'data');
+    const blobs = Array.from({ length: 40 }, (_, i) => blob(`w${i}`));
+    for (const b of blobs) place(dataDir, b);
+    const cache = new DirCache(1000);
+    const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    assert.deepEqual(await listOf(dataDir, cache), expected);
+    assert.equal(cache.entries, 40, 'kept without waiting for the folders to settle');
+    assert.equal(cache.watches, 256);
+    const shardOf = (b: { name: string }) => path.join(dataDir, b.name.slice(0, 2));
+    assert.ok(cache.open(shardOf(blobs[1]!)) && 'files' in cache.open(shardOf(blobs[1]!))!, 'an unchanged folder answers from the cache');
+
+    const added = blob('added behind the server');
+    place(dataDir, added);
+    const [gone] = blobs;
+    await rm(path.join(shardOf(gone!), gone!.name));
+    const moved = blob('renamed into place, watched');
+    const temp = path.join(shardOf(moved), 'upload.tmp');
+    writeFileSync(temp, moved.data);
+    execFileSync('mv', [temp, path.join(shardOf(moved), moved.name)]);
+    await sleep(20); // a turn of the event loop: the kernel's reports are read
+    const changedShards = new Set([added, gone!, moved].map(shardOf));
+    assert.equal(cache.watches, 256 - changedShards.size, 'each changed folder dropped with its watch, no other');
+    const now = [...expected.filter((e) => e.name !== gone!.name), ...[added, moved].map((b) => ({ name: b.name, size: b.data.length }))].sort((a, b) => (a.name < b.name ? -1 : 1));
+    assert.deepEqual(await listOf(dataDir, cache), now);
+    assert.equal(cache.watches, 256);
+    cache.clear();
+    assert.equal(cache.watches, 0);
+    assert.equal(cache.entries, 0);
+  });
+
+  it('watched: what the provider itself writes or deletes is listed at once', async () => {
+    const root = await freshRoot();
+    const p = new LocalProvider({ root });
+    await p.createRepository('r');
+    const names = async () => (await collect(p.list('r', 'data'))).map((f) => f.name).sort();
+    const one = blob('written through the provider');
+    await p.write({ repo: 'r', type: 'data', name: one.name }, Readable.from([one.data]), one.data.length);
+    assert.deepEqual(await names(), [one.name]);
+    const two = blob('a second one, same turn');
+    await p.write({ repo: 'r', type: 'data', name: two.name }, Readable.from([two.data]), two.data.length);
+    assert.deepEqual(await names(), [one.name, two.name].sort());
+    await p.delete({ repo: 'r', type: 'data', name: one.name });
+    assert.deepEqual(await names(), [two.name]);
+    await p.close();
+  });
+
+  it('watched: at most maxWatches folders, the least recently used dropped; listings stay complete', async () => {
+    const root = await freshRoot();
+    const p = new LocalProvider({ root });
+    await p.createRepository('r');
+    const dataDir = path.join(root, 'r', 'data');
+    const blobs = Array.from({ length: 30 }, (_, i) => blob(`m${i}`));
+    for (const b of blobs) place(dataDir, b);
+    const cache = new DirCache(1000, { maxWatches: 10 });
+    for (let round = 0; round < 2; round++) {
+      assert.equal((await listOf(dataDir, cache)).length, 30);
+      assert.ok(cache.watches <= 10, `${cache.watches} watched`);
+    }
+    cache.clear();
   });
 });
 
