@@ -353,14 +353,19 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   };
   const place = (dataDir: string, b: { name: string; data: Buffer }) => writeFileSync(path.join(dataDir, b.name.slice(0, 2), b.name), b.data);
-
-  it('stamped (no inotify): a folder changed behind the server (added, removed, renamed into place) is read again; an unchanged one is not', async () => {
+  /** A new repository `r` with `count` data blobs placed behind the provider's back. */
+  const repoWith = async (count: number, seed: string) => {
     const root = await freshRoot();
     const p = new LocalProvider({ root });
     await p.createRepository('r');
     const dataDir = path.join(root, 'r', 'data');
-    const blobs = Array.from({ length: 40 }, (_, i) => blob(`b${i}`));
+    const blobs = Array.from({ length: count }, (_, i) => blob(`${seed}${i}`));
     for (const b of blobs) place(dataDir, b);
+    return { p, dataDir, blobs };
+  };
+
+  it('stamped (no inotify): a folder changed behind the server (added, removed, renamed into place) is read again; an unchanged one is not', async () => {
+    const { dataDir, blobs } = await repoWith(40, 'b');
     await sleep(60); // older than the cache's settle time below
     const cache = new DirCache(1000, { settledMs: 30, watch: false });
     const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -385,11 +390,7 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
   });
 
   it('stamped: folders changed within the settle time, and more files than the bound, are not kept', async () => {
-    const root = await freshRoot();
-    const p = new LocalProvider({ root });
-    await p.createRepository('r');
-    const dataDir = path.join(root, 'r', 'data');
-    for (let i = 0; i < 20; i++) place(dataDir, blob(`c${i}`));
+    const { dataDir } = await repoWith(20, 'c');
     const fresh = new DirCache(1000, { settledMs: 60_000, watch: false });
     assert.equal((await listOf(dataDir, fresh)).length, 20);
     assert.equal(fresh.entries, 0);
@@ -400,12 +401,7 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
     assert.equal((await listOf(dataDir, small)).length, 20);
   });
   it('watched: kept at once, a change behind the server (added, removed, renamed into place) reported by the kernel drops only its folder', async () => {
-    const root = await freshRoot();
-    const p = new LocalProvider({ root });
-    await p.createRepository('r');
-    const dataDir = path.join(root, 'r', 'data');
-    const blobs = Array.from({ length: 40 }, (_, i) => blob(`w${i}`));
-    for (const b of blobs) place(dataDir, b);
+    const { dataDir, blobs } = await repoWith(40, 'w');
     const cache = new DirCache(1000);
     const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
     assert.deepEqual(await listOf(dataDir, cache), expected);
@@ -450,12 +446,7 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
   });
 
   it('watched: at most maxWatches folders, the least recently used dropped; listings stay complete', async () => {
-    const root = await freshRoot();
-    const p = new LocalProvider({ root });
-    await p.createRepository('r');
-    const dataDir = path.join(root, 'r', 'data');
-    const blobs = Array.from({ length: 30 }, (_, i) => blob(`m${i}`));
-    for (const b of blobs) place(dataDir, b);
+    const { dataDir, blobs } = await repoWith(30, 'm');
     const cache = new DirCache(1000, { maxWatches: 10 });
     for (let round = 0; round < 2; round++) {
       assert.equal((await listOf(dataDir, cache)).length, 30);
