@@ -17,8 +17,14 @@
  *   read: a change within the same tick of a coarse filesystem clock (FAT counts in 2 s) could
  *   otherwise leave the times as they were (git's "racy clean" rule).
  *
+ * A sharded type folder (`data/` and its 256 subfolders) is also kept whole (`openWhole`):
+ * one array for the listing, while `data/` itself and each of its subfolders are watched and
+ * unchanged, so a listing of an unchanged repository is one lookup instead of one per
+ * subfolder (those lookups, a `readdir` of `data/` and their garbage were most of a small
+ * listing's CPU once the stats were gone).
+ *
  * At most `maxEntries` files and `maxWatches` watched folders are kept, the folders used least
- * recently dropped first.
+ * recently dropped first; at most MAX_WHOLE whole listings.
  */
 import { statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { FileInfo } from '@pyrestserver/core';
@@ -28,6 +34,8 @@ import { errnoOf, isMissing } from './fs-errors.js';
 const SETTLED_MS = 3000;
 /** Watched folders at most: a repository's listing uses 261 (`data/00`..`ff` and the others). */
 const MAX_WATCHES = 4096;
+/** Whole listings of sharded type folders kept at most (they share the subfolders' entries). */
+const MAX_WHOLE = 64;
 /** After the kernel refused a watch (its per-user limit), folders are stamped for this long. */
 const NO_WATCHES_FOR_MS = 60_000;
 
@@ -64,8 +72,23 @@ export interface Ticket {
   readonly stamp?: string;
 }
 
+/** A sharded type folder's whole listing; `generation` rises with every change to it or a subfolder. */
+interface Whole {
+  generation: number;
+  files?: readonly FileInfo[];
+  watcher?: FSWatcher;
+}
+
+/** What `openWhole` gives when there is no whole listing to answer with. */
+export interface WholeTicket {
+  readonly typeDir: string;
+  readonly whole: Whole;
+  readonly generation: number;
+}
+
 export class DirCache {
   readonly #folders = new Map<string, Folder>();
+  readonly #wholes = new Map<string, Whole>();
   readonly #maxEntries: number;
   readonly #settledMs: number;
   readonly #maxWatches: number;
@@ -122,10 +145,56 @@ export class DirCache {
     this.#entries += files.length;
   }
 
+  /**
+   * The kept whole listing of the sharded type folder `typeDir` (normalized, no trailing `/`),
+   * or a ticket for `keepWhole`; undefined when whole listings cannot be kept (not watched).
+   * The folder is watched from here on, before its subfolders are read.
+   */
+  openWhole(typeDir: string): { files: readonly FileInfo[] } | { ticket: WholeTicket } | undefined {
+    let whole = this.#wholes.get(typeDir);
+    if (whole?.files) return { files: whole.files };
+    if (!whole) {
+      if (!this.#mayWatchNow() || !LOCAL_FILESYSTEMS.has(this.#fsType(typeDir) ?? -1)) return undefined;
+      const created: Whole = { generation: 0 };
+      const watcher = this.#watchOrFalse(typeDir, () => this.#dropWhole(typeDir, created));
+      if (!watcher) return undefined;
+      created.watcher = watcher;
+      whole = created;
+      this.#wholes.set(typeDir, whole);
+      this.#watches++;
+      if (this.#wholes.size > MAX_WHOLE) {
+        const [oldest] = this.#wholes.keys();
+        this.#dropWhole(oldest!, this.#wholes.get(oldest!)!);
+      }
+    }
+    return { ticket: { typeDir, whole, generation: whole.generation } };
+  }
+
+  /**
+   * Keep `files` as the whole listing of the ticket's type folder, read from `subdirs`, when
+   * nothing changed since `openWhole` and every subfolder is watched and kept.
+   */
+  keepWhole(ticket: WholeTicket, subdirs: readonly string[], files: readonly FileInfo[]): void {
+    const { typeDir, whole, generation } = ticket;
+    if (this.#wholes.get(typeDir) !== whole || whole.generation !== generation || whole.files) return;
+    if (files.length > this.#maxEntries) return;
+    for (const sub of subdirs) {
+      const kept = this.#folders.get(`${typeDir}/${sub}`);
+      if (!kept?.watcher || !kept.files) return;
+    }
+    whole.files = files;
+  }
+
   /** This process changed `dir` (a file added or removed): its listing is read again. */
   changed(dir: string): void {
     const kept = this.#folders.get(dir);
     if (kept) this.#drop(dir, kept);
+    else this.#touchWhole(dir.slice(0, dir.lastIndexOf('/'))); // a new subfolder, say
+  }
+
+  /** Files kept at most. */
+  get maxEntries(): number {
+    return this.#maxEntries;
   }
 
   /** Files kept, for tests. */
@@ -141,6 +210,7 @@ export class DirCache {
   /** Drop every folder and its watch (the provider's close). */
   clear(): void {
     for (const [dir, kept] of this.#folders) this.#drop(dir, kept);
+    for (const [typeDir, whole] of this.#wholes) this.#dropWhole(typeDir, whole);
   }
 
   /**
@@ -148,19 +218,40 @@ export class DirCache {
    * null when it is missing.
    */
   #watch(dir: string): Folder | false | null {
-    if (!this.#mayWatch || Date.now() < this.#noWatchesUntil) return false;
-    let type: number;
-    try {
-      type = statfsSync(dir).type;
-    } catch (err) {
-      if (isMissing(err)) return null;
-      throw err;
-    }
+    if (!this.#mayWatchNow()) return false;
+    const type = this.#fsType(dir);
+    if (type === undefined) return null;
     if (!LOCAL_FILESYSTEMS.has(type)) return false;
     const folder: Folder = {};
-    const drop = () => this.#drop(dir, folder);
+    const watcher = this.#watchOrFalse(dir, () => this.#drop(dir, folder));
+    if (!watcher) return watcher;
+    folder.watcher = watcher;
+    const old = this.#folders.get(dir);
+    if (old) this.#drop(dir, old);
+    this.#folders.set(dir, folder);
+    if (++this.#watches > this.#maxWatches) this.#evict(() => this.#watches > this.#maxWatches, (f) => f.watcher !== undefined);
+    return folder;
+  }
+
+  #mayWatchNow(): boolean {
+    return this.#mayWatch && Date.now() >= this.#noWatchesUntil;
+  }
+
+  /** The filesystem type of `dir` (statfs), undefined when it is missing. */
+  #fsType(dir: string): number | undefined {
     try {
-      folder.watcher = watch(dir, { persistent: false }, drop);
+      return statfsSync(dir).type;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A watch on `dir` calling `onChange` (also on its errors); null when `dir` is missing, false when the kernel refuses more watches. */
+  #watchOrFalse(dir: string, onChange: () => void): FSWatcher | false | null {
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir, { persistent: false }, onChange);
     } catch (err) {
       if (isMissing(err)) return null;
       // ENOSPC: the user's inotify watches (fs.inotify.max_user_watches) are used up; EMFILE: its instances.
@@ -170,12 +261,8 @@ export class DirCache {
       }
       throw err;
     }
-    folder.watcher.on('error', drop);
-    const old = this.#folders.get(dir);
-    if (old) this.#drop(dir, old);
-    this.#folders.set(dir, folder);
-    if (++this.#watches > this.#maxWatches) this.#evict(() => this.#watches > this.#maxWatches, (f) => f.watcher !== undefined);
-    return folder;
+    watcher.on('error', onChange);
+    return watcher;
   }
 
   #makeRoom(files: number): void {
@@ -198,5 +285,23 @@ export class DirCache {
       folder.watcher.close();
       this.#watches--;
     }
+    this.#touchWhole(dir.slice(0, dir.lastIndexOf('/')));
+  }
+
+  /** A subfolder of `typeDir` changed: its whole listing, if any, is read again. */
+  #touchWhole(typeDir: string): void {
+    const whole = this.#wholes.get(typeDir);
+    if (!whole) return;
+    whole.generation++;
+    whole.files = undefined;
+  }
+
+  #dropWhole(typeDir: string, whole: Whole): void {
+    if (this.#wholes.get(typeDir) !== whole) return;
+    this.#wholes.delete(typeDir);
+    whole.files = undefined;
+    whole.generation++;
+    whole.watcher?.close();
+    this.#watches--;
   }
 }

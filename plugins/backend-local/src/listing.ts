@@ -151,13 +151,28 @@ export async function* batchesOfType(typeDir: string, sharded: boolean, gate: Sy
     yield await filesIn(typeDir, sizer);
     return;
   }
+  // An unchanged type folder answers whole (see folder-cache.ts), in batches.
+  const whole = cache && gate.run(() => cache.openWhole(typeDir));
+  if (whole && 'files' in whole) {
+    for (let i = 0; i < whole.files.length; i += SYNC_BATCH) yield whole.files.slice(i, i + SYNC_BATCH);
+    return;
+  }
   const subdirs = (await entriesOf(typeDir, gate)).filter((e) => e.isDirectory() && SHARD.test(e.name)).map((e) => e.name);
+  // What is read, gathered to be kept whole; not past what the cache could keep.
+  let all: FileInfo[] | undefined = whole ? [] : undefined;
+  const gather = (files: readonly FileInfo[]) => {
+    if (!all) return;
+    if (all.length + files.length > cache!.maxEntries) all = undefined;
+    else for (const f of files) all.push(f);
+  };
   let next = 0;
   // Synchronously, one subfolder after another (most are empty or small), in batches.
   let batch: FileInfo[] = [];
   while (next < subdirs.length && sizer.sync) {
     const shard = subdirs[next++]!;
-    batch.push(...(await filesIn(path.join(typeDir, shard), sizer, shard)));
+    const files = await filesIn(path.join(typeDir, shard), sizer, shard);
+    gather(files);
+    for (const f of files) batch.push(f);
     if (batch.length >= SYNC_BATCH) {
       yield batch;
       batch = [];
@@ -179,8 +194,10 @@ export async function* batchesOfType(typeDir: string, sharded: boolean, gate: Sy
   while (pending.length > 0) {
     const batch = await pending.shift()!;
     refill();
+    gather(batch);
     yield batch;
   }
+  if (whole && all) cache.keepWhole(whole.ticket, subdirs, all);
 }
 
 /** The items of `batches` one by one, at the cost of one promise per item. */

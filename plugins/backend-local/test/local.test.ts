@@ -406,7 +406,9 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
     const expected = blobs.map((b) => ({ name: b.name, size: b.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
     assert.deepEqual(await listOf(dataDir, cache), expected);
     assert.equal(cache.entries, 40, 'kept without waiting for the folders to settle');
-    assert.equal(cache.watches, 256);
+    assert.equal(cache.watches, 257, 'data/ and each data/xx');
+    const whole = cache.openWhole(dataDir);
+    assert.ok(whole && 'files' in whole && whole.files.length === 40, 'the whole of data/ kept');
     const shardOf = (b: { name: string }) => path.join(dataDir, b.name.slice(0, 2));
     assert.ok(cache.open(shardOf(blobs[1]!)) && 'files' in cache.open(shardOf(blobs[1]!))!, 'an unchanged folder answers from the cache');
 
@@ -420,10 +422,25 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
     execFileSync('mv', [temp, path.join(shardOf(moved), moved.name)]);
     await sleep(20); // a turn of the event loop: the kernel's reports are read
     const changedShards = new Set([added, gone!, moved].map(shardOf));
-    assert.equal(cache.watches, 256 - changedShards.size, 'each changed folder dropped with its watch, no other');
+    assert.equal(cache.watches, 257 - changedShards.size, 'each changed folder dropped with its watch, no other');
+    const again = cache.openWhole(dataDir);
+    assert.ok(again && 'ticket' in again, 'the whole of data/ dropped with them');
     const now = [...expected.filter((e) => e.name !== gone!.name), ...[added, moved].map((b) => ({ name: b.name, size: b.data.length }))].sort((a, b) => (a.name < b.name ? -1 : 1));
     assert.deepEqual(await listOf(dataDir, cache), now);
-    assert.equal(cache.watches, 256);
+    assert.equal(cache.watches, 257);
+    assert.deepEqual(await listOf(dataDir, cache), now, 'and again, whole');
+
+    // A subfolder made behind the server (restic's own s3-to-local copies, a person) is listed.
+    const stray = blob('in a new subfolder');
+    await rm(shardOf(stray), { recursive: true });
+    await sleep(20);
+    await mkdir(shardOf(stray));
+    place(dataDir, stray);
+    await sleep(20);
+    const withStray = now.filter((e) => !e.name.startsWith(stray.name.slice(0, 2)));
+    withStray.push({ name: stray.name, size: stray.data.length });
+    withStray.sort((a, b) => (a.name < b.name ? -1 : 1));
+    assert.deepEqual(await listOf(dataDir, cache), withStray);
     cache.clear();
     assert.equal(cache.watches, 0);
     assert.equal(cache.entries, 0);
