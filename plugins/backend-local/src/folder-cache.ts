@@ -136,6 +136,7 @@ export class DirCache {
       if (this.#folders.get(dir) !== folder || folder.files) return; // changed meanwhile
       if (files.length > this.#maxEntries) return;
       this.#makeRoom(files.length);
+      if (this.#folders.get(dir) !== folder) return; // made room by dropping this very folder
       folder.files = files;
     } else {
       if (ticket.stamp === undefined || files.length > this.#maxEntries) return;

@@ -462,6 +462,26 @@ describe('listings of unchanged folders kept (DirCache, folder-cache.ts)', () =>
     await p.close();
   });
 
+  it('watched: making room for a folder may drop that folder itself; then it is not kept and the count stays right', async () => {
+    const root = await freshRoot();
+    const [a, b] = [path.join(root, 'a'), path.join(root, 'b')];
+    await mkdir(a);
+    await mkdir(b);
+    const info = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `${i}`, size: i, modified: 0 }));
+    const cache = new DirCache(5);
+    const ticketOf = (dir: string) => {
+      const lookup = cache.open(dir);
+      assert.ok(lookup && 'ticket' in lookup);
+      return lookup.ticket;
+    };
+    const [ta, tb] = [ticketOf(a), ticketOf(b)]; // a opened first: the least recently used
+    cache.keep(tb, info(5));
+    cache.keep(ta, info(3)); // room for 3 drops a (no files yet), then b
+    assert.equal(cache.entries, 0);
+    assert.ok('ticket' in cache.open(a)!, 'a was not kept');
+    cache.clear();
+  });
+
   it('watched: at most maxWatches folders, the least recently used dropped; listings stay complete', async () => {
     const { dataDir, blobs } = await repoWith(30, 'm');
     const cache = new DirCache(1000, { maxWatches: 10 });
