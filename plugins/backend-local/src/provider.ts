@@ -55,8 +55,9 @@ export class LocalProvider implements StorageProvider {
   readonly gate = new SyncGate();
   /** Read buffers of large GETs, used again once sent (16 kept: 8 MiB). */
   readonly #readBuffers = new ChunkPool(READ_CHUNK, 16);
-  /** Listings of unchanged folders (see folder-cache.ts): at most 100,000 files, about 20 MiB. */
-  readonly #listings = new DirCache(100_000);
+  /** Listings of unchanged folders (see folder-cache.ts): at most 100,000 files, about 20 MiB. Not a
+   * `#` field: wrappers made with `Object.create(provider)` (tests, decorating plugins) call these methods. */
+  private readonly listings = new DirCache(100_000);
 
   constructor(options: LocalProviderOptions) {
     this.layout = new Layout(options.root);
@@ -154,7 +155,7 @@ export class LocalProvider implements StorageProvider {
       if (err === body.errored) throw err; // the body's own failure, as is
       throw fsError(err, what);
     }
-    this.#listings.changed(dir);
+    this.listings.changed(dir);
   }
 
   list(repo: string, type: BlobType): AsyncIterable<FileInfo> {
@@ -165,7 +166,7 @@ export class LocalProvider implements StorageProvider {
     const typeDir = this.layout.typeDir(repo, type);
     if (!(await this.isDir(path.dirname(typeDir)))) throw notFound(`repository ${JSON.stringify(repo)}`);
     try {
-      yield* batchesOfType(typeDir, type === 'data', this.gate, this.#listings);
+      yield* batchesOfType(typeDir, type === 'data', this.gate, this.listings);
     } catch (err) {
       throw fsError(err, `list ${inRepo(repo, type)}`);
     }
@@ -178,7 +179,7 @@ export class LocalProvider implements StorageProvider {
       // file's some milliseconds (freeing its blocks), more than the round trip; judged with
       // the other calls, large deletes closed the gate for every read (docs/benchmarks.md).
       await unlinkPath(SyncGate.closed, file);
-      this.#listings.changed(dir);
+      this.listings.changed(dir);
     } catch (err) {
       // A folder under a file's name is no file (stat and read say NOT_FOUND): nothing to delete,
       // and folders are never removed through the protocol.
@@ -209,7 +210,7 @@ export class LocalProvider implements StorageProvider {
 
   async close(): Promise<void> {
     this.shutdown.abort();
-    this.#listings.clear();
+    this.listings.clear();
     await Promise.allSettled(this.background);
   }
 
