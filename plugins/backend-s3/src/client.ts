@@ -1,11 +1,20 @@
-/** The SDK clients: one for requests the SDK may retry, one (same connections) for streamed uploads, which restic retries. */
+/**
+ * The connections to the store: the hot requests (HEAD, GET, PUT, DELETE, ListObjectsV2)
+ * through our own signed client (wire.ts); multipart uploads through the SDK's clients, one
+ * for requests the SDK may retry, one (same connections) for streamed parts, which restic
+ * retries. Credentials not given are the SDK's chain, shared by both.
+ */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Options } from './options.js';
+import { Signer, type Credentials } from './signer.js';
+import { S3Wire } from './wire.js';
 
 export interface S3Clients {
+  /** The hot requests. */
+  readonly wire: S3Wire;
   /** Retries throttling, 5xx and dropped connections (max_retries times, with backoff). */
   readonly client: S3Client;
   /** Never retries: its bodies are streams read once. */
@@ -51,11 +60,29 @@ export function createClients(options: S3Options): S3Clients {
   const client = new S3Client({ ...base, maxAttempts: options.max_retries + 1, retryMode: 'standard' });
   const uploads = new S3Client({ ...base, maxAttempts: 1 });
   const endpoint = options.endpoint ?? `https://s3.${options.region}.amazonaws.com`;
+  const fixed: Credentials | undefined = credentials;
+  const resolve = client.config.credentials;
+  const signer = new Signer(options.region, fixed ? async () => fixed : async () => resolve());
+  const wire = new S3Wire(
+    {
+      endpoint,
+      bucket: options.bucket,
+      // Virtual-hosted style needs a bucket that is a DNS label (no dots, under TLS).
+      pathStyle: (options.force_path_style ?? options.endpoint !== undefined) || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(options.bucket),
+      maxConnections: options.max_connections,
+      connectTimeout: options.connect_timeout,
+      requestTimeout: options.request_timeout,
+      maxRetries: options.max_retries,
+    },
+    signer,
+  );
   return {
+    wire,
     client,
     uploads,
     display: `${endpoint.replace(/\/+$/, '')}/${options.bucket}${options.prefix ? `/${options.prefix.replace(/^\/+|\/+$/g, '')}` : ''}`,
     destroy() {
+      wire.destroy();
       client.destroy();
       uploads.destroy();
       httpAgent.destroy();

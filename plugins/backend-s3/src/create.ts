@@ -1,5 +1,4 @@
 /** The provider factory, loaded only when a server starts (it brings in the AWS SDK). */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ConfigError, ConfigErrorCode, type BackendContext } from '@pyrestserver/core';
 import { createClients } from './client.js';
 import { describe, isAuthError, s3Name, s3Status } from './errors.js';
@@ -7,7 +6,7 @@ import { Layout } from './layout.js';
 import { defaultOptions, type S3Options } from './options.js';
 import { S3Provider } from './provider.js';
 
-/** A ready provider: options checked, bucket and credentials verified with one ListObjectsV2. */
+/** A ready provider: options checked, bucket and credentials (and our signing) verified with one ListObjectsV2. */
 export async function createS3Provider(
   input: Partial<S3Options> & Pick<S3Options, 'bucket'>,
   context: Pick<BackendContext, 'logger'>,
@@ -25,7 +24,7 @@ export async function createS3Provider(
   const clients = createClients(options);
   const layout = new Layout(options.prefix);
   try {
-    await clients.client.send(new ListObjectsV2Command({ Bucket: options.bucket, Prefix: layout.base, MaxKeys: 1 }));
+    await clients.wire.list(layout.base, undefined, undefined, 1);
   } catch (err) {
     clients.destroy();
     throw startError(err, options, clients.display);
@@ -38,6 +37,7 @@ export async function createS3Provider(
     partSize: options.part_size,
     conditionalWrites: options.conditional_writes,
     storageClass: options.storage_class,
+    statCacheTtl: options.stat_cache_ttl,
     logger: context.logger,
   });
 }

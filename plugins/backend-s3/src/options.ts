@@ -19,6 +19,7 @@ export interface S3Options {
   request_timeout: number;
   max_retries: number;
   conditional_writes: boolean;
+  stat_cache_ttl: number;
 }
 
 export const optionsSchema: BackendOptionsSchema = {
@@ -78,6 +79,13 @@ export const optionsSchema: BackendOptionsSchema = {
       type: 'boolean',
       default: true,
       description: "send If-None-Match: * on uploads so the store refuses to overwrite (AWS, Ceph RGW, MinIO); off: a HEAD before each upload instead",
+    },
+    stat_cache_ttl: {
+      type: 'integer',
+      minimum: 0,
+      default: 300_000,
+      description:
+        'ms for which a size seen (written, listed, read) answers HEAD without asking the store; restic never changes a file, so only a delete by another instance can leave it stale for that long (docs/scaling.md); 0: always ask',
     },
   },
   required: ['bucket'],

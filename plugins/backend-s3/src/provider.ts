@@ -2,18 +2,11 @@
  * The StorageProvider over one S3 bucket, in restic's own S3 layout (see layout.ts).
  * Reads are one ranged GET (`open` returns the size from Content-Range); lists are
  * ListObjectsV2 pages streamed as they come, the next page asked for while the current
- * one is consumed; uploads are in upload.ts. Repositories seen to exist are remembered
- * (they are never removed), so writes and lists cost no extra request.
+ * one is consumed; uploads are in upload.ts; the requests go through wire.ts. Repositories
+ * seen to exist are remembered (they are never removed), so writes and lists cost no extra
+ * request; sizes seen are kept a while (size-cache.ts), so a HEAD costs none either.
  */
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
 import {
   notFound,
   StorageError,
@@ -29,6 +22,8 @@ import {
 import type { S3Clients } from './client.js';
 import { isInvalidRange, isNotFound, storageError } from './errors.js';
 import { Layout, TYPE_FOLDERS } from './layout.js';
+import type { ListPage } from './list-xml.js';
+import { SizeCache } from './size-cache.js';
 import { upload } from './upload.js';
 
 export interface S3ProviderParts {
@@ -38,6 +33,8 @@ export interface S3ProviderParts {
   readonly partSize: number;
   readonly conditionalWrites: boolean;
   readonly storageClass?: string | undefined;
+  /** How long (ms) a size seen is answered from memory (0: never). */
+  readonly statCacheTtl: number;
   readonly logger: Logger;
 }
 
@@ -65,14 +62,20 @@ export class S3Provider implements StorageProvider {
   readonly #parts: S3ProviderParts;
   readonly #layout: Layout;
   readonly #known = new Set<string>();
+  readonly #sizes: SizeCache;
 
   constructor(parts: S3ProviderParts) {
     this.#parts = parts;
     this.#layout = new Layout(parts.prefix);
+    this.#sizes = new SizeCache(parts.statCacheTtl);
   }
 
   get #client() {
     return this.#parts.clients.client;
+  }
+
+  get #wire() {
+    return this.#parts.clients.wire;
   }
 
   get #bucket() {
@@ -83,7 +86,7 @@ export class S3Provider implements StorageProvider {
     const marker = this.#layout.marker(repo);
     if (marker !== undefined) {
       try {
-        await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: marker, Body: Buffer.alloc(0), ContentLength: 0 }));
+        await this.#wire.put(marker, Buffer.alloc(0), 0, {});
       } catch (err) {
         throw storageError(err, `create ${repoLabel(repo)}`);
       }
@@ -103,9 +106,14 @@ export class S3Provider implements StorageProvider {
   }
 
   async stat(ref: FileRef): Promise<{ size: number }> {
+    const key = this.#layout.key(ref);
+    const known = this.#sizes.get(key);
+    if (known !== undefined) return { size: known };
+    const deletes = this.#sizes.deletes;
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#layout.key(ref) }));
-      return { size: head.ContentLength ?? 0 };
+      const size = await this.#wire.head(key);
+      this.#sizes.set(key, size, deletes);
+      return { size };
     } catch (err) {
       throw storageError(err, `HEAD ${label(ref)}`);
     }
@@ -119,32 +127,37 @@ export class S3Provider implements StorageProvider {
   async open(ref: FileRef, range?: ByteRange): Promise<OpenedFile> {
     const key = this.#layout.key(ref);
     const header = range ? `bytes=${range.start}-${range.end >= Number.MAX_SAFE_INTEGER ? '' : range.end}` : undefined;
+    const deletes = this.#sizes.deletes;
     let reply;
     try {
-      reply = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(header ? { Range: header } : {}) }));
+      reply = await this.#wire.get(key, header);
     } catch (err) {
       // A range starting at or past the end (an empty file has no byte 0): the size, and no bytes.
       if (isInvalidRange(err)) return { size: (await this.stat(ref)).size, body: Buffer.alloc(0) };
       throw storageError(err, `GET ${label(ref)}`);
     }
-    const body = reply.Body as Readable | undefined;
-    const total = /\/(\d+)$/.exec(reply.ContentRange ?? '')?.[1];
-    if (range && reply.$metadata.httpStatusCode !== 206 && !(range.start === 0 && (reply.ContentLength ?? 0) <= range.end + 1)) {
-      body?.destroy();
+    const length = Number(reply.headers['content-length'] ?? Number.NaN);
+    const total = /\/(\d+)$/.exec(reply.headers['content-range'] ?? '')?.[1];
+    if (range && reply.statusCode !== 206 && !(range.start === 0 && length <= range.end + 1)) {
+      reply.destroy();
       throw new StorageError(StorageErrorCode.INTERNAL, `S3 GET ${label(ref)}: the store ignored the Range header`);
     }
-    const size = total !== undefined ? Number(total) : (reply.ContentLength ?? 0);
-    if (!body) return { size, body: Buffer.alloc(0) };
+    const size = total !== undefined ? Number(total) : length;
+    if (!Number.isSafeInteger(size)) {
+      reply.destroy();
+      throw new StorageError(StorageErrorCode.BACKEND_UNAVAILABLE, `S3 GET ${label(ref)}: the reply has no size`);
+    }
+    this.#sizes.set(key, size, deletes);
     // Small reads (most of restic's: headers, index and tree blobs) are collected, so core
     // sends them with the reply's headers in one write; larger ones stream.
-    const length = reply.ContentLength;
-    if (length !== undefined && length <= SMALL_READ) return { size, body: await collect(body, length, label(ref)) };
-    return { size, body };
+    if (length <= SMALL_READ) return { size, body: await collect(reply, length, label(ref)) };
+    return { size, body: reply };
   }
 
   async write(ref: FileRef, body: Readable, size: number): Promise<void> {
     if (!(await this.repositoryExists(ref.repo))) throw notFound(repoLabel(ref.repo));
     const key = this.#layout.key(ref);
+    const deletes = this.#sizes.deletes;
     await upload(
       body,
       {
@@ -156,6 +169,7 @@ export class S3Provider implements StorageProvider {
         storageClass: this.#parts.storageClass,
       },
       {
+        wire: this.#wire,
         uploads: this.#parts.clients.uploads,
         client: this.#client,
         partSize: this.#parts.partSize,
@@ -171,26 +185,34 @@ export class S3Provider implements StorageProvider {
         },
       },
     );
+    this.#sizes.set(key, size, deletes);
   }
 
   async *list(repo: string, type: BlobType): AsyncIterable<FileInfo> {
     if (!(await this.repositoryExists(repo))) throw notFound(repoLabel(repo));
     const prefix = this.#layout.typePrefix(repo, type);
     // data/ holds data/<2 hex>/<name>; the other types hold their files directly.
-    for await (const page of this.#pages(prefix, type === 'data' ? undefined : '/')) {
-      for (const object of page.Contents ?? []) {
-        const name = object.Key === undefined ? undefined : this.#layout.nameOf(object.Key, prefix, type);
-        if (name !== undefined) yield { name, size: object.Size ?? 0 };
+    for await (const { page, deletes } of this.#pages(prefix, type === 'data' ? undefined : '/')) {
+      for (const object of page.objects) {
+        const name = this.#layout.nameOf(object.key, prefix, type);
+        if (name === undefined) continue;
+        this.#sizes.set(object.key, object.size, deletes);
+        yield { name, size: object.size };
       }
     }
   }
 
   async delete(ref: FileRef): Promise<void> {
+    const key = this.#layout.key(ref);
+    this.#sizes.delete(key);
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#layout.key(ref) }));
+      await this.#wire.delete(key);
     } catch (err) {
       if (isNotFound(err)) return;
       throw storageError(err, `DELETE ${label(ref)}`);
+    } finally {
+      // Whatever the outcome, the object may be gone.
+      this.#sizes.delete(key);
     }
   }
 
@@ -203,14 +225,13 @@ export class S3Provider implements StorageProvider {
     for (let prefix = queue.shift(); prefix !== undefined; prefix = queue.shift()) {
       const folders: string[] = [];
       let isRepo = false;
-      for await (const page of this.#pages(prefix, '/')) {
-        for (const object of page.Contents ?? []) {
-          if (object.Key === `${prefix}config` || (object.Key === prefix && prefix !== '')) isRepo = true;
+      for await (const { page } of this.#pages(prefix, '/')) {
+        for (const object of page.objects) {
+          if (object.key === `${prefix}config` || (object.key === prefix && prefix !== '')) isRepo = true;
         }
-        for (const common of page.CommonPrefixes ?? []) {
-          if (common.Prefix === undefined) continue;
-          if (common.Prefix === `${prefix}keys/`) isRepo = true;
-          folders.push(common.Prefix);
+        for (const common of page.prefixes) {
+          if (common === `${prefix}keys/`) isRepo = true;
+          folders.push(common);
         }
       }
       if (isRepo) yield this.#layout.repoOf(prefix);
@@ -222,31 +243,31 @@ export class S3Provider implements StorageProvider {
   }
 
   async close(): Promise<void> {
+    this.#sizes.clear();
     this.#parts.clients.destroy();
   }
 
-  /** Pages of a listing; the next page is asked for while the caller works through the current one. */
-  async *#pages(prefix: string, delimiter: string | undefined): AsyncIterable<ListObjectsV2CommandOutput> {
-    const fetchPage = (token: string | undefined) =>
-      this.#client
-        .send(
-          new ListObjectsV2Command({
-            Bucket: this.#bucket,
-            Prefix: prefix,
-            ...(delimiter ? { Delimiter: delimiter } : {}),
-            ...(token ? { ContinuationToken: token } : {}),
-          }),
-        )
-        .catch((err: unknown) => {
+  /**
+   * Pages of a listing, each with the delete count read before it was asked for (see
+   * SizeCache); the next page is asked for while the caller works through the current one.
+   */
+  async *#pages(prefix: string, delimiter: string | undefined): AsyncIterable<{ page: ListPage; deletes: number }> {
+    const fetchPage = (token: string | undefined) => {
+      const deletes = this.#sizes.deletes;
+      return this.#wire.list(prefix, delimiter, token).then(
+        (page) => ({ page, deletes }),
+        (err: unknown) => {
           throw storageError(err, `list ${prefix || '/'}`);
-        });
-    let next: Promise<ListObjectsV2CommandOutput> | undefined = fetchPage(undefined);
+        },
+      );
+    };
+    let next: Promise<{ page: ListPage; deletes: number }> | undefined = fetchPage(undefined);
     try {
       while (next) {
-        const page: ListObjectsV2CommandOutput = await next;
-        const token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        const current: { page: ListPage; deletes: number } = await next;
+        const token = current.page.next;
         next = token ? fetchPage(token) : undefined;
-        yield page;
+        yield current;
       }
     } finally {
       // A listing given up early: its prefetched page is nobody's concern.
@@ -256,7 +277,7 @@ export class S3Provider implements StorageProvider {
 
   async #exists(key: string): Promise<boolean> {
     try {
-      await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      await this.#wire.head(key);
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;

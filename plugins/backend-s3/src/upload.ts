@@ -1,7 +1,7 @@
 /**
  * Uploads: up to 64 KiB read into memory and sent as one PutObject (retried like any
- * request); above that streamed, one PutObject with Content-Length up to the part size,
- * multipart above it. A streamed upload holds nothing in memory beyond a chunk or two; the last chunk is released to the
+ * request); above that streamed, one PutObject with Content-Length up to the part size
+ * (both through wire.ts), multipart above it (through the SDK). A streamed upload holds nothing in memory beyond a chunk or two; the last chunk is released to the
  * store only once the body has ended cleanly, so a body that fails its check at the end
  * (core's SHA-256 or byte count) never completes an object. Multipart uploads are aborted
  * on any failure.
@@ -11,7 +11,6 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  PutObjectCommand,
   UploadPartCommand,
   type S3Client,
   type StorageClass,
@@ -19,6 +18,7 @@ import {
 import { StorageError, StorageErrorCode, type Logger } from '@pyrestserver/core';
 import { ChunkReader } from './chunk-reader.js';
 import { describe, isPreconditionFailed, storageError } from './errors.js';
+import type { S3Wire } from './wire.js';
 
 export interface UploadTarget {
   readonly bucket: string;
@@ -32,6 +32,9 @@ export interface UploadTarget {
 }
 
 export interface UploadParts {
+  /** Single PUTs. */
+  readonly wire: S3Wire;
+  /** Multipart uploads' parts. */
   readonly uploads: S3Client;
   /** For AbortMultipartUpload, which may be retried. */
   readonly client: S3Client;
@@ -145,20 +148,14 @@ const retried = (err: unknown) => ((err as { $metadata?: { attempts?: number } }
 
 async function single(reader: ChunkReader, target: UploadTarget, parts: UploadParts): Promise<void> {
   if (!target.conditional && (await parts.exists())) throw existing(target);
-  const command = (body: PassThrough | Buffer) =>
-    new PutObjectCommand({
-      Bucket: target.bucket,
-      Key: target.key,
-      Body: body,
-      ContentLength: target.size,
-      ...(target.conditional ? { IfNoneMatch: '*' } : {}),
-      ...(target.storageClass ? { StorageClass: target.storageClass as StorageClass } : {}),
-    });
+  const headers: Record<string, string> = {};
+  if (target.conditional) headers['if-none-match'] = '*';
+  if (target.storageClass) headers['x-amz-storage-class'] = target.storageClass;
   try {
     if (target.size <= BUFFERED_UPLOAD) {
       const data = await collectExactly(reader, target.size);
       try {
-        await parts.client.send(command(data));
+        await parts.wire.put(target.key, data, target.size, headers);
       } catch (err) {
         // A retry refused because an earlier attempt of ours landed (its reply was lost): stored.
         if (isPreconditionFailed(err) && retried(err) && (await parts.holds(data))) return;
@@ -166,7 +163,7 @@ async function single(reader: ChunkReader, target: UploadTarget, parts: UploadPa
       }
       return;
     }
-    await streamed(reader, target.size, true, (body, abortSignal) => parts.uploads.send(command(body), { abortSignal }));
+    await streamed(reader, target.size, true, (body, signal) => parts.wire.put(target.key, body, target.size, headers, signal));
   } catch (err) {
     throw failure(err, reader, target, 'PUT');
   }
