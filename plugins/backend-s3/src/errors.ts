@@ -11,7 +11,8 @@ interface SdkError {
 
 const SPACE = new Set(['QuotaExceeded', 'QuotaExceededException', 'InsufficientStorage', 'StorageFull', 'XMinioStorageFull', 'ServiceQuotaExceeded']);
 const AUTH = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'AccountProblem', 'CredentialsProviderError']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
+/** Connection failures (no reply at all): worth retrying, then 503. */
+export const NETWORK: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** The S3 error name (`NoSuchKey`, `SlowDown`, ...) or network error code. */
 export function s3Name(err: unknown): string {

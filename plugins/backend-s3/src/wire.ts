@@ -11,6 +11,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { NETWORK } from './errors.js';
 import { parseError, parseListPage, type ListPage } from './list-xml.js';
 import { canonicalQuery, EMPTY_SHA256, encodeKey, UNSIGNED_PAYLOAD, type Signer } from './signer.js';
 
@@ -48,7 +49,6 @@ export class S3WireError extends Error {
   }
 }
 
-const RETRIED_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 const RETRIED_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'TimeoutError']);
 /** S3 error replies are small; more is not read. */
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -58,7 +58,7 @@ function retryable(err: unknown): boolean {
   if (e.name === 'AbortError') return false;
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429 || RETRIED_NAMES.has(e.name);
-  return RETRIED_CODES.has(e.code ?? '') || e.name === 'TimeoutError';
+  return NETWORK.has(e.code ?? '') || e.name === 'TimeoutError';
 }
 
 /** Full jitter over an exponential base (the SDK's standard mode): 100 ms, 200, 400, ... at most 20 s. */
