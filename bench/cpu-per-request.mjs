@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
-import { shebangFlags } from './lib/proc.mjs';
+import { shebangCommand } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -40,9 +40,9 @@ async function main(argv) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pyrs-bench-cpu-'));
   const servers = [];
   try {
-    servers.push(await start('ours', [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, 'serve', '--path', dir, '--no-auth']));
+    servers.push(await start('ours', [...shebangCommand(OURS_BIN), OURS_BIN, 'serve', '--path', dir, '--no-auth']));
     servers.push(await start('rest-server', [REST_SERVER_BIN, '--path', dir, '--no-auth']));
-    if (OURS_BASE_BIN) servers.push(await start('base', [process.execPath, ...shebangFlags(OURS_BASE_BIN), OURS_BASE_BIN, 'serve', '--path', dir, '--no-auth']));
+    if (OURS_BASE_BIN) servers.push(await start('base', [...shebangCommand(OURS_BASE_BIN), OURS_BASE_BIN, 'serve', '--path', dir, '--no-auth']));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const port = servers[0].port;
     await send(agent, port, 'POST', '/r/?create=true');

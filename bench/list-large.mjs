@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
-import { shebangFlags } from './lib/proc.mjs';
+import { shebangCommand } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -56,7 +56,7 @@ async function main(argv) {
     }
     // An untouched repository, as most are between backups: its folders settle first.
     if (!values.changing) await new Promise((resolve) => setTimeout(resolve, 3500));
-    const ours = await start('ours', [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, 'serve', '--path', root, '--no-auth'], servers);
+    const ours = await start('ours', [...shebangCommand(OURS_BIN), OURS_BIN, 'serve', '--path', root, '--no-auth'], servers);
     const rest = await start('rest-server', [REST_SERVER_BIN, '--path', root, '--no-auth'], servers);
     const times = { ours: [], 'rest-server': [] };
     for (let r = 0; r < rounds + 1; r++) {

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
 import { ensureDataset } from './lib/dataset.mjs';
-import { shebangFlags } from './lib/proc.mjs';
+import { shebangCommand } from './lib/proc.mjs';
 import { fixed, formatTable, mib } from './lib/table.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +27,7 @@ const SERVERS = {
     label: 'pyrestserver',
     // Run by this node with the flags of the bin's shebang, as `pyrestserver serve` would run.
     argv: (dir, port, nodeFlags = []) => [
-      process.execPath, ...shebangFlags(OURS_BIN), ...nodeFlags, OURS_BIN,
+      ...shebangCommand(OURS_BIN), ...nodeFlags, OURS_BIN,
       'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
     ],
     missing: () => (existsSync(OURS_BIN) ? undefined : `${OURS_BIN} does not exist: run \`pnpm run build\` first`),
@@ -37,7 +37,7 @@ const SERVERS = {
   base: {
     label: 'pyrestserver (base build)',
     argv: (dir, port, nodeFlags = []) => [
-      process.execPath, ...shebangFlags(OURS_BASE_BIN), ...nodeFlags, OURS_BASE_BIN,
+      ...shebangCommand(OURS_BASE_BIN), ...nodeFlags, OURS_BASE_BIN,
       'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
     ],
     missing: () => (OURS_BASE_BIN && existsSync(OURS_BASE_BIN) ? undefined : 'set OURS_BASE_BIN to the cli/dist/bin.js of the base build'),

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
 import { ensureDataset } from './lib/dataset.mjs';
+import { shebangCommand } from './lib/proc.mjs';
 import { fixed } from './lib/table.mjs';
 import { CountingProxy } from '../plugins/backend-s3/test/support/counting-proxy.ts';
 import { s3Env, tempBucket } from '../plugins/backend-s3/test/support/rgw.ts';
@@ -32,7 +33,7 @@ const SERVERS = {
   ours: {
     label: 'pyrestserver --backend s3',
     start: (env, endpoint, bucket, port) => ({
-      argv: [process.execPath, OURS_BIN, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
+      argv: [...shebangCommand(OURS_BIN), OURS_BIN, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
       env: {
         S3_BUCKET: bucket, S3_PREFIX: 'bench', S3_ENDPOINT: endpoint, AWS_REGION: env.region,
         AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey,

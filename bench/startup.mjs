@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
-import { shebangFlags } from './lib/proc.mjs';
+import { shebangCommand } from './lib/proc.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = path.join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -24,7 +24,7 @@ const USAGE = 'usage: node bench/startup.mjs [--rounds N]';
 
 
 const COMMANDS = {
-  ours: (args) => [process.execPath, ...shebangFlags(OURS_BIN), OURS_BIN, ...args],
+  ours: (args) => [...shebangCommand(OURS_BIN), OURS_BIN, ...args],
   'rest-server': (args) => [REST_SERVER_BIN, ...args.filter((a) => a !== 'serve')],
 };
 

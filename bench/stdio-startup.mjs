@@ -13,12 +13,12 @@ import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
-import { readCpuSeconds } from './lib/proc.mjs';
+import { readCpuSeconds, shebangCommand } from './lib/proc.mjs';
 import { fixed, formatTable } from './lib/table.mjs';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'dist', 'bin.js');
-// The bin's shebang flags, as `pyrestserver` runs.
-const NODE = [process.execPath, '--max-semi-space-size=1', BIN];
+// As `pyrestserver` runs: the bin's shebang variables and node flags.
+const NODE = [...shebangCommand(BIN), BIN];
 const USAGE = 'usage: node bench/stdio-startup.mjs [--runs N] [--json]';
 
 async function main(argv) {

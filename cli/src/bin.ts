@@ -1,7 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=1
 // A 1 MiB young generation: request bodies are short-lived Buffers, and collecting them
 // sooner keeps peak memory under 8 MiB uploads and downloads ~30 MiB lower at no cost
 // in throughput (docs/benchmarks.md). It has to be a node flag, hence the shebang.
+// MALLOC_MMAP_THRESHOLD_: glibc's malloc serves blocks of 128 KiB and more (the 512 KiB
+// upload slabs and download buffers) from their own mappings, given back to the system when
+// freed, instead of raising that threshold with the first such block freed and then keeping
+// them in its heap, where freed ones stay resident (3-5 MiB lower peaks over the bench, the
+// heap at the end of it 22-27 -> 13-15 MiB; docs/benchmarks.md). Other C libraries ignore it.
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);

@@ -7,42 +7,42 @@
  * a chunk (`recycle`, see OpenedFile in core's storage types): the buffer comes back here
  * and the next read fills it again.
  *
+ * The memory comes from core's pool of large buffers, which the SHA-256 thread's upload
+ * slabs share (so a backup and a restore do not each hold the other's idle buffers).
  * A buffer is lent to one read at a time and taken back at most once, only from the
  * stream that was lent it; a chunk that never comes back is simply collected.
  */
+import type { BufferPool } from '@pyrestserver/core';
+
 export class ChunkPool {
-  readonly #size: number;
-  readonly #keep: number;
-  readonly #free: Buffer[] = [];
+  readonly #pool: BufferPool;
   /**
    * The full buffers lent out, by their memory (chunks handed on may be views of them);
    * weak, so that a buffer whose consumer never recycles is collected with its entry.
    */
-  readonly #lent = new WeakMap<ArrayBufferLike, Buffer>();
+  readonly #lent = new WeakSet<ArrayBufferLike>();
 
-  /** @param size bytes per buffer; @param keep free buffers kept at most */
-  constructor(size: number, keep: number) {
-    this.#size = size;
-    this.#keep = keep;
+  constructor(pool: BufferPool) {
+    this.#pool = pool;
   }
 
   get size(): number {
-    return this.#size;
+    return this.#pool.size;
   }
 
   /** A buffer of `size` bytes of its own (not a slice of Node's shared pool). */
   take(): Buffer {
-    const buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
-    this.#lent.set(buffer.buffer, buffer);
-    return buffer;
+    const memory = this.#pool.take();
+    this.#lent.add(memory);
+    return Buffer.from(memory);
   }
 
   /** Take back the buffer behind `chunk`; false when it is not one lent out (or came back already). */
   give(chunk: Uint8Array): boolean {
-    const buffer = this.#lent.get(chunk.buffer);
-    if (!buffer) return false;
-    this.#lent.delete(chunk.buffer);
-    if (this.#free.length < this.#keep) this.#free.push(buffer);
+    const memory = chunk.buffer;
+    if (!this.#lent.has(memory)) return false;
+    this.#lent.delete(memory);
+    this.#pool.give(memory as ArrayBuffer);
     return true;
   }
 }

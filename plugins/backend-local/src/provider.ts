@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import {
   alreadyExists,
   BLOB_TYPES,
+  largeBuffers,
   notFound,
   StorageError,
   StorageErrorCode,
@@ -36,8 +37,6 @@ export interface LocalProviderOptions {
   groupAccessible?: boolean;
 }
 
-/** Read buffer size: fewer reads for large pack files, still small per connection. */
-const READ_CHUNK = 512 * 1024;
 /** Ranges up to this many bytes are read in one call into one buffer. */
 const SMALL_READ = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -53,8 +52,8 @@ export class LocalProvider implements StorageProvider {
   private readonly background = new Set<Promise<unknown>>();
   /** Whether small filesystem calls run synchronously right now (see sync-gate.ts). */
   readonly gate = new SyncGate();
-  /** Read buffers of large GETs, used again once sent (16 kept: 8 MiB). */
-  readonly #readBuffers = new ChunkPool(READ_CHUNK, 16);
+  /** Read buffers of large GETs (512 KiB: fewer reads for pack files), used again once sent; from core's shared pool. */
+  readonly #readBuffers = new ChunkPool(largeBuffers);
   /** Listings of unchanged folders (see folder-cache.ts): at most 100,000 files, about 20 MiB. Not a
    * `#` field: wrappers made with `Object.create(provider)` (tests, decorating plugins) call these methods. */
   private readonly listings = new DirCache(100_000);
