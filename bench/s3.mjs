@@ -26,6 +26,7 @@ import { s3Env, tempBucket } from '../plugins/backend-s3/test/support/rgw.ts';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 const OURS_BIN = join(ROOT, 'cli', 'dist', 'bin.js');
+const OURS_BASE_BIN = process.env.OURS_BASE_BIN;
 const PASSWORD = 'pyrestserver-bench';
 const QUICK = { count: '1000', 'large-count': '32', passes: '2', lists: '10', duration: '15', warmup: '200' };
 
@@ -38,6 +39,14 @@ const SERVERS = {
         S3_BUCKET: bucket, S3_PREFIX: 'bench', S3_ENDPOINT: endpoint, AWS_REGION: env.region,
         AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey,
       },
+    }),
+  },
+  // OURS_BASE_BIN=/elsewhere/cli/dist/bin.js: another build of ours, for an A/B of a change.
+  base: {
+    label: 'pyrestserver --backend s3 (base build)',
+    start: (env, endpoint, bucket, port) => ({
+      ...SERVERS.ours.start(env, endpoint, bucket, port),
+      argv: [...shebangCommand(OURS_BASE_BIN), OURS_BASE_BIN, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
     }),
   },
   rclone: {
@@ -56,7 +65,7 @@ const SERVERS = {
 
 const USAGE = `usage: node --conditions=pyrestserver-source --import tsx bench/s3.mjs [options]
   needs S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (a Ceph RGW: shared/s3/ceph-rgw.sh)
-  --servers LIST   from: ${Object.keys(SERVERS).join(', ')} (default ours,rclone)
+  --servers LIST   from: ${Object.keys(SERVERS).join(', ')} (default ours,rclone; base: OURS_BASE_BIN)
   --rounds N       rounds, the order alternating (default 2)
   --size-mib N     restic data set (default 64)
   --quick          shorter load phases
@@ -76,6 +85,8 @@ async function main(argv) {
   });
   const env = s3Env();
   const servers = values.servers.split(',');
+  for (const name of servers) if (!SERVERS[name]) throw new Error(`unknown server ${JSON.stringify(name)} (from: ${Object.keys(SERVERS).join(', ')})`);
+  if (servers.includes('base') && !OURS_BASE_BIN) throw new Error('base: set OURS_BASE_BIN to the cli/dist/bin.js of the base build');
   const options = { sizeMiB: integer('size-mib'), data: values.data, load: values.quick ? QUICK : {} };
   options.dir = (await ensureDataset(options.data, { sizeMiB: options.sizeMiB, seed: 1 })).tree;
   const runs = [];
