@@ -30,25 +30,19 @@ const OURS_BASE_BIN = process.env.OURS_BASE_BIN;
 const PASSWORD = 'pyrestserver-bench';
 const QUICK = { count: '1000', 'large-count': '32', passes: '2', lists: '10', duration: '15', warmup: '200' };
 
+/** Our server over the S3 store, run by `bin` as the installed command runs it (its shebang). */
+const oursOver = (bin) => (env, endpoint, bucket, port) => ({
+  argv: [...shebangCommand(bin), bin, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
+  env: {
+    S3_BUCKET: bucket, S3_PREFIX: 'bench', S3_ENDPOINT: endpoint, AWS_REGION: env.region,
+    AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey,
+  },
+});
+
 const SERVERS = {
-  ours: {
-    label: 'pyrestserver --backend s3',
-    start: (env, endpoint, bucket, port) => ({
-      argv: [...shebangCommand(OURS_BIN), OURS_BIN, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
-      env: {
-        S3_BUCKET: bucket, S3_PREFIX: 'bench', S3_ENDPOINT: endpoint, AWS_REGION: env.region,
-        AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey,
-      },
-    }),
-  },
+  ours: { label: 'pyrestserver --backend s3', start: oursOver(OURS_BIN) },
   // OURS_BASE_BIN=/elsewhere/cli/dist/bin.js: another build of ours, for an A/B of a change.
-  base: {
-    label: 'pyrestserver --backend s3 (base build)',
-    start: (env, endpoint, bucket, port) => ({
-      ...SERVERS.ours.start(env, endpoint, bucket, port),
-      argv: [...shebangCommand(OURS_BASE_BIN), OURS_BASE_BIN, 'serve', '--backend', 's3', '--listen', `127.0.0.1:${port}`, '--no-auth'],
-    }),
-  },
+  base: { label: 'pyrestserver --backend s3 (base build)', start: oursOver(OURS_BASE_BIN) },
   rclone: {
     label: 'rclone serve restic (S3 backend)',
     start: (env, endpoint, bucket, port) => ({

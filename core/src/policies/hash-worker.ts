@@ -54,10 +54,6 @@ parentPort.on('message', (m) => {
 });
 `;
 
-// Slabs come from, and go back to, the pool that large downloads use too (storage/buffer-pool.ts).
-const takeSlab = (): ArrayBuffer => largeBuffers.take();
-const giveBackSlab = (slab: ArrayBuffer): void => largeBuffers.give(slab);
-
 interface Job {
   onHashed(bytes: number): void;
   onDigest(digest: string): void;
@@ -86,7 +82,7 @@ function theWorker(): Worker {
   const started = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   started.on('message', (m: { id: number; hashed?: number; slab?: ArrayBuffer; digest?: string }) => {
     // A slab comes back once hashed, also for an upload that was aborted meanwhile.
-    if (m.slab) giveBackSlab(m.slab);
+    if (m.slab) largeBuffers.give(m.slab);
     const job = jobs.get(m.id);
     if (!job) return;
     if (m.hashed !== undefined) job.onHashed(m.hashed);
@@ -149,7 +145,7 @@ export class OffThreadHash {
   update(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#failed) return Promise.reject(this.#failed);
     for (let offset = 0; offset < chunk.length; ) {
-      this.#slab ??= new Uint8Array(takeSlab());
+      this.#slab ??= new Uint8Array(largeBuffers.take()); // the pool large downloads use too
       const n = Math.min(chunk.length - offset, BATCH_BYTES - this.#filled);
       this.#slab.set(n === chunk.length ? chunk : chunk.subarray(offset, offset + n), this.#filled);
       this.#filled += n;
@@ -169,7 +165,7 @@ export class OffThreadHash {
   /** Forget the body (its upload failed): the worker drops its state. */
   abort(): void {
     this.#failed ??= new Error('the upload was aborted');
-    if (this.#slab) giveBackSlab(this.#slab.buffer as ArrayBuffer);
+    if (this.#slab) largeBuffers.give(this.#slab.buffer as ArrayBuffer);
     this.#slab = undefined;
     if (!untrack(this.#id)) return;
     this.#worker.postMessage({ id: this.#id, abort: true });
