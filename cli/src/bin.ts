@@ -8,6 +8,7 @@
 // them in its heap, where freed ones stay resident (3-5 MiB lower peaks over the bench, the
 // heap at the end of it 22-27 -> 13-15 MiB; docs/benchmarks.md). Other C libraries ignore it.
 import { readFileSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
@@ -15,6 +16,16 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   console.log(`pyrestserver/${version} ${process.platform}-${process.arch} node-${process.version}`);
 } else {
+  // Node 22.1 and later keep the compiled code of the modules loaded below (ours, fastify,
+  // pino...) in the user's cache folder (core's user-cache.ts: ours, writable by nobody
+  // else), so that later starts skip compiling them (docs/benchmarks.md). NODE_COMPILE_CACHE
+  // picks another folder; NODE_DISABLE_COMPILE_CACHE or PYRESTSERVER_NO_CACHE turn it off.
+  const { enableCompileCache } = nodeModule as { enableCompileCache?: (dir: string) => unknown };
+  if (enableCompileCache && !process.env.NODE_COMPILE_CACHE && !process.env.NODE_DISABLE_COMPILE_CACHE) {
+    const { userCacheDir } = await import('@pyrestserver/core/user-cache');
+    const dir = userCacheDir('node-compile-cache');
+    if (dir) enableCompileCache(dir);
+  }
   const { main } = await import('./main.js');
   try {
     const code = await main(process.argv);
