@@ -4,7 +4,7 @@
  * Node's compiled-code cache), so a folder is used only when it belongs to this user and
  * nobody else can write to it. `PYRESTSERVER_NO_CACHE` (set to anything) turns all of it off.
  *
- * Its own module, exported as `pyrestserver-core/user-cache`: the bin asks for a folder
+ * Its own module, exported as `@pyrestserver/core/user-cache`: the bin asks for a folder
  * before it loads anything else.
  */
 import { mkdirSync, statSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 /**
- * The folder `name` under the user's cache folder, made (mode 0700) when missing. Undefined
+ * The folder `name` under the user's cache folder, made (mode 0700) when missing, as are
+ * `pyrestserver/` and the cache folder itself (not their parents). Undefined
  * when caching is off, there is no home folder, or the folder cannot be made or is not
  * trusted: the caller then works without a cache.
  *
