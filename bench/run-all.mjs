@@ -76,6 +76,8 @@ const USAGE = `usage: node bench/run-all.mjs [options]
   --profile          run our server under node --cpu-prof (profiles in .bench/profiles/<time>/)
   --out FILE         raw results as JSON (default .bench/results-<time>.json)
   --nice=N           run everything at this scheduling priority (-20..19; negative needs root)
+  --drop-caches      sync and drop the kernel's page cache before each server's run (root), so that
+                     every server starts from the same memory state (see docs/benchmarks.md, Noise)
   --report FILE      only print the report of saved raw results`;
 
 async function main(argv) {
@@ -92,6 +94,7 @@ async function main(argv) {
   // Children (servers, scripts, restic) inherit the priority: a negative value keeps other work on a
   // shared machine from competing with the benchmark for the CPUs (needs privileges).
   if (options.nice !== undefined) os.setPriority(options.nice);
+  if (options.dropCaches) await dropCaches(); // fails here, before any run, without root
   const machine = machineFacts();
   log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}; ${machine.node}; ${machine.restic}; ${machine.rclone}`);
   if (!options.loadOnly) log('preparing the restic data set...');
@@ -103,6 +106,7 @@ async function main(argv) {
     const order = round % 2 ? options.servers : [...options.servers].reverse();
     for (const name of order) {
       log(`round ${round}/${options.rounds}: ${SERVERS[name].label}`);
+      if (options.dropCaches) await dropCaches();
       runs.push({ server: name, round, ...(await benchServer(name, options)) });
       checkInterrupted();
     }
@@ -129,6 +133,7 @@ function parseOptions(argv) {
     profile: { type: 'boolean', default: false },
     report: { type: 'string' },
     nice: { type: 'string' },
+    'drop-caches': { type: 'boolean', default: false },
     ...Object.fromEntries(passed.map((name) => [name, { type: 'string' }])),
   });
   const servers = values.servers.split(',').filter(Boolean);
@@ -149,11 +154,27 @@ function parseOptions(argv) {
     data: values.data,
     report: values.report,
     nice: values.nice === undefined ? undefined : integer('nice', -20),
+    dropCaches: values['drop-caches'],
     profile: values.profile ? join(ROOT, '.bench', 'profiles', stamp) : undefined,
     out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
     load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
     restic: { 'size-mib': '200', seed: '1', ...pick(['size-mib', 'seed']) },
   };
+}
+
+/**
+ * Write out dirty pages and drop the clean ones. On this virtual machine a page-cache write
+ * into memory not used for a while costs ~10x the CPU of one into memory freed recently
+ * (docs/benchmarks.md, Noise): without this, whichever server runs after more fresh memory
+ * was touched pays more for its uploads.
+ */
+async function dropCaches() {
+  execFileSync('sync');
+  try {
+    await writeFile('/proc/sys/vm/drop_caches', '3\n');
+  } catch (err) {
+    throw new Error(`--drop-caches: cannot write /proc/sys/vm/drop_caches (${err.code ?? err.message}; it needs root)`);
+  }
 }
 
 function log(message) {
@@ -418,7 +439,8 @@ function renderReport(options, machine, runs, date) {
     `## Results (${date.slice(0, 16).replace('T', ' ')} UTC, ${options.rounds} round(s)${options.quick ? ', --quick' : ''})`,
     '',
     `Servers: ${servers.map((s, i) => `${s} = \`${labels[i]}\``).join('; ')}.` +
-      (options.nice !== undefined ? ` Everything ran at nice ${options.nice}.` : ''),
+      (options.nice !== undefined ? ` Everything ran at nice ${options.nice}.` : '') +
+      (options.dropCaches ? ' The page cache was dropped before each server\'s run.' : ''),
     `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, ${machine.kernel}; ${machine.node}; ${machine.restic}; ${machine.rclone}; temp dir on: ${machine.tmpDisk}.`,
     `1-minute load average at the end of each server's run (other work on the machine shows here): ${loadAverages}.`,
     '',

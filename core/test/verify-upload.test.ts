@@ -62,7 +62,7 @@ describe('UploadCheck', () => {
   });
 });
 
-describe('UploadCheck of large bodies (hashed on a worker thread)', () => {
+describe('UploadCheck of large bodies', () => {
   const data = randomBytes(5 * 1024 * 1024 + 12345);
   const name = createHash('sha256').update(data).digest('hex');
   // Socket-sized chunks, as an HTTP body arrives.
@@ -99,7 +99,7 @@ describe('UploadCheck of large bodies (hashed on a worker thread)', () => {
     assert.equal(result.ok, true);
   });
 
-  it('slabs used again by later uploads (after finished and abandoned ones) never mix bodies', async () => {
+  it('later uploads (after finished and abandoned ones, from a sender reusing its chunk buffer) never mix bodies', async () => {
     for (let round = 0; round < 6; round++) {
       const abandoned = new UploadCheck(data.length, name);
       abandoned.on('error', () => {});

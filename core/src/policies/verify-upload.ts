@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors.js';
-import { OFF_THREAD_MIN_BYTES, OffThreadHash } from './hash-worker.js';
 
 /**
  * The stream an upload body passes through on its way to the provider. It counts the
@@ -14,9 +13,12 @@ import { OFF_THREAD_MIN_BYTES, OffThreadHash } from './hash-worker.js';
  */
 export class UploadCheck extends Transform {
   #remaining: number;
+  /**
+   * On the event loop, chunk by chunk (64 KiB: ~35 µs each with SHA-NI), for every body size.
+   * Large bodies used to go to a worker thread; on this machine that was slower and cost
+   * 12-16 MiB more (docs/benchmarks.md, "Changes of 2026-12-04").
+   */
   readonly #hash: Hash | undefined;
-  /** Large bodies are hashed on a worker thread (hash-worker.ts). */
-  readonly #offThread: OffThreadHash | undefined;
   readonly #expected: string | undefined;
 
   /**
@@ -27,9 +29,7 @@ export class UploadCheck extends Transform {
     super();
     this.#remaining = size;
     this.#expected = expectedSha256;
-    const offThread = expectedSha256 !== undefined && size >= OFF_THREAD_MIN_BYTES;
-    this.#offThread = offThread ? new OffThreadHash() : undefined;
-    this.#hash = expectedSha256 === undefined || offThread ? undefined : createHash('sha256');
+    this.#hash = expectedSha256 === undefined ? undefined : createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -39,9 +39,7 @@ export class UploadCheck extends Transform {
       return;
     }
     this.#hash?.update(chunk);
-    const caughtUp = this.#offThread?.update(chunk);
-    if (caughtUp) caughtUp.then(() => callback(null, chunk), callback);
-    else callback(null, chunk);
+    callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -49,19 +47,7 @@ export class UploadCheck extends Transform {
       callback(new StorageError(StorageErrorCode.INCOMPLETE_BODY, 'request body is shorter than its Content-Length'));
       return;
     }
-    if (this.#offThread) {
-      this.#offThread.digest().then(
-        (digest) => callback(this.#compare(digest)),
-        (err: unknown) => callback(new StorageError(StorageErrorCode.INTERNAL, 'hashing the upload failed', { cause: err })),
-      );
-      return;
-    }
     callback(this.#hash === undefined ? null : this.#compare(this.#hash.digest('hex')));
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#offThread?.abort();
-    callback(err);
   }
 
   #compare(digest: string): StorageError | null {

@@ -1,17 +1,15 @@
 /**
- * 512 KiB buffers shared by the paths that move large bodies: the SHA-256 thread's slabs
- * (policies/hash-worker.ts) and a provider's read buffers for large downloads (the local
- * backend's ChunkPool).
+ * 512 KiB buffers for the paths that move large bodies: a provider's read buffers for large
+ * downloads (the local backend's ChunkPool), shared by every download in flight.
  *
- * Each path used to keep 16 free buffers of its own (8 MiB each), so a backup held the
- * idle download buffers and a restore the idle upload slabs; one pool holds what either
- * needs (docs/benchmarks.md: 8 MiB less at the peaks of restic's backup and restore). A
- * buffer is made when none is free and dropped when more than `keep` are given back; free
+ * A buffer is made when none is free and dropped when more than `keep` are given back; free
  * buffers not asked for during `idleMs` are let go, so an idle server does not hold them.
+ * (Upload slabs of the former SHA-256 worker thread came from here too: one pool for both
+ * held 8 MiB less at the peaks of restic's backup and restore, docs/benchmarks.md.)
  *
  * Whoever takes a buffer owns it until it gives it back, once; a buffer never given back is
  * simply collected. The pool hands out plain ArrayBuffers (not slices of Node's shared
- * Buffer pool), so they can be transferred to a worker thread and back.
+ * Buffer pool), which a provider may also transfer to a worker thread.
  */
 export class BufferPool {
   readonly size: number;
@@ -69,8 +67,5 @@ export class BufferPool {
 /** Bytes per buffer of the shared pool. */
 export const LARGE_BUFFER_BYTES = 512 * 1024;
 
-/**
- * The process's pool of LARGE_BUFFER_BYTES buffers: 16 kept (8 MiB), enough for 5 uploads
- * (at most 3 slabs each) or 8 downloads (2 buffers each) in flight.
- */
+/** The process's pool of LARGE_BUFFER_BYTES buffers: 16 kept (8 MiB), enough for 8 downloads (2 buffers each) in flight. */
 export const largeBuffers = new BufferPool(LARGE_BUFFER_BYTES, 16);

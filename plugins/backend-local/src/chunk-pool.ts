@@ -7,8 +7,8 @@
  * a chunk (`recycle`, see OpenedFile in core's storage types): the buffer comes back here
  * and the next read fills it again.
  *
- * The memory comes from core's pool of large buffers, which the SHA-256 thread's upload
- * slabs share (so a backup and a restore do not each hold the other's idle buffers).
+ * The memory comes from core's pool of large buffers (buffer-pool.ts), shared by all
+ * downloads in flight.
  * A buffer is lent to one read at a time and taken back at most once, only from the
  * stream that was lent it; a chunk that never comes back is simply collected.
  */
