@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
 import { ensureDataset, treeDigest } from './lib/dataset.mjs';
-import { readCpuSeconds } from './lib/proc.mjs';
+import { readCpuSeconds, shebangCommand } from './lib/proc.mjs';
 import { fixed, formatTable, mib } from './lib/table.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -172,7 +172,8 @@ function selfSigned(dir) {
 }
 
 async function startServer(dir, args) {
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'serve', '--path', dir, '--no-auth', '--listen', '127.0.0.1:0', ...args], {
+  const [command, ...flags] = shebangCommand(BIN);
+  const child = spawn(command, [...flags, BIN, 'serve', '--path', dir, '--no-auth', '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise((resolve, reject) => {
