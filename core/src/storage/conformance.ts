@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { PassThrough, Readable } from 'node:stream';
 import { StorageErrorCode, storageCodeOf } from '../errors.js';
+import { receiveUpload } from '../protocol/upload.js';
 import { BLOB_TYPES, type BlobType, type FileInfo, type FileRef, type StorageProvider } from './types.js';
 
 export interface ConformanceSetup {
@@ -333,6 +334,44 @@ export function runConformanceSuite(
       });
     });
 
+    describe("uploads whose bytes are not their name (core's digest check fails the body at its end)", () => {
+      /** Empty, small, and past what a backend sends in one part or buffers before writing. */
+      const sizes = [0, 5000, inFlight + 17];
+      for (const size of sizes) {
+        test(`a ${size}-byte upload whose bytes are not its name: DIGEST_MISMATCH, nothing stored, the right bytes then stored`, async () => {
+          const repo = await newRepo();
+          const blob = blobOf(randomBytes(size));
+          const ref = blob.ref(repo, 'data');
+          const wrong = Buffer.from(blob.data);
+          if (size > 0) wrong[size >> 1] ^= 0x01;
+          const sha256 = size > 0 ? blob.name : createHash('sha256').update('not empty').digest('hex');
+          await expectCode(verifiedWrite(p, ref, bodyOf(wrong, 256 * 1024), size, sha256), StorageErrorCode.DIGEST_MISMATCH, 'wrong bytes');
+          await expectCode(p.stat(ref), StorageErrorCode.NOT_FOUND, 'stat after a digest mismatch');
+          assert.deepEqual(await listAll(p, repo, 'data'), [], 'listed after a digest mismatch');
+          if (size === 0) return;
+          await verifiedWrite(p, ref, bodyOf(blob.data, 256 * 1024), size, sha256);
+          assert.deepEqual(await readAll(p, ref), blob.data, 'the right bytes');
+        });
+      }
+
+      test('uploads checked at once each get their own verdict', async () => {
+        const repo = await newRepo();
+        const blobs = Array.from({ length: 6 }, () => blobOf(randomBytes(2 * 1024 * 1024 + 1)));
+        const results = await Promise.allSettled(
+          blobs.map((b, i) => {
+            const data = i % 2 === 0 ? b.data : Buffer.concat([b.data.subarray(1), b.data.subarray(0, 1)]);
+            return verifiedWrite(p, b.ref(repo, 'data'), bodyOf(data, 64 * 1024), data.length, b.name);
+          }),
+        );
+        results.forEach((r, i) => {
+          if (i % 2 === 0) assert.equal(r.status, 'fulfilled', `upload ${i}: ${r.status === 'rejected' ? describeErr(r.reason) : ''}`);
+          else assert.ok(r.status === 'rejected' && storageCodeOf(r.reason) === StorageErrorCode.DIGEST_MISMATCH, `upload ${i} should fail with DIGEST_MISMATCH`);
+        });
+        const listed = (await listAll(p, repo, 'data')).map((f) => f.name).sort();
+        assert.deepEqual(listed, blobs.filter((_, i) => i % 2 === 0).map((b) => b.name).sort());
+      });
+    });
+
     test('concurrent uploads of one name: at most one succeeds, the file is never mixed', async () => {
       const repo = await newRepo();
       const name = blobOf(Buffer.from('race')).name;
@@ -455,7 +494,13 @@ async function writeConfig(p: StorageProvider, repo: string, text: string): Prom
   await p.write(configRef(repo), bodyOf(data), data.length);
 }
 
+/** An upload as core makes one: the body through core's byte count and SHA-256 check. */
+function verifiedWrite(p: StorageProvider, ref: FileRef, body: Readable, size: number, sha256: string): Promise<void> {
+  return receiveUpload(body, size, sha256, (checked) => p.write(ref, checked, size));
+}
+
 /** A body stream of `data` in chunks of `chunk` bytes. */
+
 function bodyOf(data: Buffer, chunk = 16 * 1024): Readable {
   const chunks: Buffer[] = [];
   for (let off = 0; off < data.length; off += chunk) chunks.push(data.subarray(off, off + chunk));

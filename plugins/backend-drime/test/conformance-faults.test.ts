@@ -14,7 +14,8 @@ const emulators: DrimeEmulator[] = [];
 runConformanceSuite(
   'drime (emulator with random faults)',
   async () => {
-    const harness = await startHarness({ emulator: { pageSize: 9 }, provider: { max_retries: 10 } });
+    // A retry buffer above the suite's largest upload (inFlightSize + 512 KiB), as the header says.
+    const harness = await startHarness({ emulator: { pageSize: 9 }, provider: { max_retries: 10, upload_buffer_size: 8 * 1024 * 1024 } });
     harness.emulator.chaos({ rate: 0.15, seed: 42 });
     emulators.push(harness.emulator);
     return { provider: harness.provider, cleanup: () => harness.emulator.close() };
