@@ -20,27 +20,37 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 const OURS_BIN = join(ROOT, 'cli', 'dist', 'bin.js');
 const OURS_BASE_BIN = process.env.OURS_BASE_BIN;
+const OURS_NODE = process.env.OURS_NODE;
 const REST_SERVER_BIN = process.env.REST_SERVER_BIN ?? join(ROOT, '..', 'shared', 'peers', 'rest-server');
+
+/** A build of ours (`bin`, a cli/dist/bin.js) as the installed command runs it: its shebang's variables and node flags, run by `node`. */
+function oursArgv(bin, node) {
+  return (dir, port, nodeFlags = []) => [
+    ...shebangCommand(bin, node), ...nodeFlags, bin,
+    'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
+  ];
+}
 
 const SERVERS = {
   ours: {
     label: 'pyrestserver',
     // Run by this node with the flags of the bin's shebang, as `pyrestserver serve` would run.
-    argv: (dir, port, nodeFlags = []) => [
-      ...shebangCommand(OURS_BIN), ...nodeFlags, OURS_BIN,
-      'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
-    ],
+    argv: oursArgv(OURS_BIN),
     missing: () => (existsSync(OURS_BIN) ? undefined : `${OURS_BIN} does not exist: run \`pnpm run build\` first`),
   },
   // Another build of ours (e.g. a checkout of main before a change), for A/B runs:
   // OURS_BASE_BIN=/elsewhere/cli/dist/bin.js node bench/run-all.mjs --servers ours,base
   base: {
     label: 'pyrestserver (base build)',
-    argv: (dir, port, nodeFlags = []) => [
-      ...shebangCommand(OURS_BASE_BIN), ...nodeFlags, OURS_BASE_BIN,
-      'serve', '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth',
-    ],
+    argv: oursArgv(OURS_BASE_BIN),
     missing: () => (OURS_BASE_BIN && existsSync(OURS_BASE_BIN) ? undefined : 'set OURS_BASE_BIN to the cli/dist/bin.js of the base build'),
+  },
+  // Ours on another Node.js than the one running the bench (users run 22 and 24):
+  // OURS_NODE=/path/to/bin/node node bench/run-all.mjs --servers ours-node,ours,rest-server
+  'ours-node': {
+    label: `pyrestserver on Node ${OURS_NODE ? commandVersion(OURS_NODE, ['--version']) ?? '?' : '(OURS_NODE unset)'}`,
+    argv: oursArgv(OURS_BIN, OURS_NODE),
+    missing: () => (OURS_NODE && existsSync(OURS_NODE) ? SERVERS.ours.missing() : 'set OURS_NODE to the node binary to run ours with'),
   },
   'ours-noverify': {
     label: 'pyrestserver --no-verify-upload',

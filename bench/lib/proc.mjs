@@ -116,13 +116,13 @@ function safe(fn) {
 /**
  * How the installed bin runs a script with a `#!/usr/bin/env -S [NAME=VALUE...] node FLAGS`
  * line: the command to put before the script's path, `env` with the line's variables (it
- * execs node, so the child's pid is node's) and this node with the line's flags.
+ * execs node, so the child's pid is node's) and `node` (this one unless given) with the line's flags.
  */
-export function shebangCommand(script) {
+export function shebangCommand(script, node = process.execPath) {
   const line = readFileSync(script, 'utf8').split('\n', 1)[0];
   const match = /^#!\S*env -S((?: +[A-Za-z_][A-Za-z0-9_]*=\S*)*) +node((?: +\S+)*)\s*$/.exec(line);
-  if (!match) return [process.execPath];
+  if (!match) return [node];
   const words = (text) => text.trim().split(/ +/).filter(Boolean);
   const vars = words(match[1]);
-  return [...(vars.length > 0 ? ['/usr/bin/env', ...vars] : []), process.execPath, ...words(match[2])];
+  return [...(vars.length > 0 ? ['/usr/bin/env', ...vars] : []), node, ...words(match[2])];
 }
