@@ -27,6 +27,12 @@ export interface S3Clients {
 const noop = (): void => undefined;
 
 export function createClients(options: S3Options): S3Clients {
+  // On Node 20 the SDK's clients print a notice to stderr, once per process, that SDK releases
+  // from January 2027 on need Node 22: before every `serve`'s first log line, and over
+  // `serve --stdio` into restic's own output. This package pins its SDK release (package.json),
+  // which runs on Node 20, so the notice is not its users' concern; like the SDK's other
+  // warnings (the logger below), it stays out of the console unless the variable is set already.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: options.max_connections };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);

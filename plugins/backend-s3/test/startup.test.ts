@@ -1,5 +1,6 @@
 /** The bucket and credential check before the server listens, and secrets kept out of errors and logs. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ConfigErrorCode } from '@pyrestserver/core';
 import plugin, { createS3Provider } from '../src/index.js';
@@ -51,6 +52,23 @@ describe('start-up check', () => {
       createS3Provider(optionsFor(env, 'b', { endpoint: `http://127.0.0.1:${port}`, max_retries: 1 }), { logger: capturingLogger([]) }),
       startError(new RegExp(`cannot reach S3 at http://127.0.0.1:${port}/b: .*ECONNREFUSED`), env.secretAccessKey),
     );
+  });
+
+  it("the SDK prints nothing to the console when the clients are made (no Node-version notice on Node 20)", () => {
+    // In a process of its own: the SDK prints its notice once per process.
+    const script = `
+      import { createClients } from ${JSON.stringify(new URL('../src/client.ts', import.meta.url).href)};
+      const clients = createClients({ bucket: 'b', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', access_key_id: 'a', secret_access_key: 's', part_size: 5242880,
+        max_connections: 2, max_retries: 0, connect_timeout: 1000, request_timeout: 1000, conditional_writes: true, stat_cache_ttl: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // process warnings are printed on a later tick
+      clients.destroy();
+      console.log('made');
+    `;
+    const env = { ...process.env };
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    const result = spawnSync(process.execPath, ['--conditions=pyrestserver-source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env, timeout: 30_000 });
+    assert.equal(result.stdout.trim(), 'made', result.stderr);
+    assert.equal(result.stderr, '', `printed to stderr on Node ${process.version}`);
   });
 
   it('access_key_id without secret_access_key is an options error', async () => {
