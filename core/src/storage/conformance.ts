@@ -500,7 +500,6 @@ function verifiedWrite(p: StorageProvider, ref: FileRef, body: Readable, size: n
 }
 
 /** A body stream of `data` in chunks of `chunk` bytes. */
-
 function bodyOf(data: Buffer, chunk = 16 * 1024): Readable {
   const chunks: Buffer[] = [];
   for (let off = 0; off < data.length; off += chunk) chunks.push(data.subarray(off, off + chunk));

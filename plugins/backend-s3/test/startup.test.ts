@@ -58,8 +58,8 @@ describe('start-up check', () => {
     // In a process of its own: the SDK prints its notice once per process.
     const script = `
       import { createClients } from ${JSON.stringify(new URL('../src/client.ts', import.meta.url).href)};
-      const clients = createClients({ bucket: 'b', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', access_key_id: 'a', secret_access_key: 's', part_size: 5242880,
-        max_connections: 2, max_retries: 0, connect_timeout: 1000, request_timeout: 1000, conditional_writes: true, stat_cache_ttl: 0 });
+      import { defaultOptions } from ${JSON.stringify(new URL('../src/options.ts', import.meta.url).href)};
+      const clients = createClients({ ...defaultOptions, bucket: 'b', endpoint: 'http://127.0.0.1:9', access_key_id: 'a', secret_access_key: 's' });
       await new Promise((resolve) => setTimeout(resolve, 100)); // process warnings are printed on a later tick
       clients.destroy();
       console.log('made');
