@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=33554432 node --max-semi-space-size=1
 // A 1 MiB young generation: request bodies are short-lived Buffers, and collecting them
 // sooner keeps peak memory under 8 MiB uploads and downloads ~30 MiB lower at no cost
 // in throughput (docs/benchmarks.md). It has to be a node flag, hence the shebang.
@@ -7,6 +7,12 @@
 // freed, instead of raising that threshold with the first such block freed and then keeping
 // them in its heap, where freed ones stay resident (3-5 MiB lower peaks over the bench, the
 // heap at the end of it 22-27 -> 13-15 MiB; docs/benchmarks.md). Other C libraries ignore it.
+// MALLOC_TRIM_THRESHOLD_: fixing the mmap threshold also fixes the trim threshold, at 128 KiB,
+// so each time V8 freed the dead 64 KiB body chunks of the HTTP parser (tens of MiB at once)
+// glibc gave the top of its heap back, and the next chunks faulted it in again: 35,000-109,000
+// page faults over the 8 MiB load phases, in the parser's copy of each chunk. Keeping up to
+// 32 MiB: 7,400-8,100 faults, 8 MiB uploads 1.06-1.44x as fast, peak RSS 8-15 MiB higher
+// (docs/benchmarks.md, "Changes of 2026-12-07, second session").
 import { readFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 
