@@ -11,7 +11,7 @@
 // so each time V8 freed the dead 64 KiB body chunks of the HTTP parser (tens of MiB at once)
 // glibc gave the top of its heap back, and the next chunks faulted it in again: 35,000-109,000
 // page faults over the 8 MiB load phases, in the parser's copy of each chunk. Keeping up to
-// 32 MiB: 7,400-8,100 faults, 8 MiB uploads 1.06-1.44x as fast, peak RSS 8-15 MiB higher
+// 32 MiB: 7,400-8,100 faults, 8 MiB uploads 1.12-1.43x as fast, peak RSS 8-15 MiB higher
 // (docs/benchmarks.md, "Changes of 2026-12-07, second session").
 import { readFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
