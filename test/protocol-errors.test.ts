@@ -11,8 +11,9 @@ import { captureLogger } from './support/logger.js';
 import { startServer, type TestServer } from './support/server.js';
 
 const SECRET = 'c3VwZXItc2VjcmV0LXBhc3N3b3Jk';
-const FAILING = randomBlob(1).name;
-const FULL = randomBlob(2).name;
+// Names of 32 random bytes: a name of one byte could be drawn again by chance (1 in 256).
+const FAILING = randomBlob(32).name;
+const FULL = randomBlob(32).name;
 
 /** The real local provider, failing on two names: an unexpected error, and a full disk. */
 const withFaults = (local: StorageProvider): StorageProvider => ({
@@ -77,7 +78,7 @@ describe('errors', () => {
   it('client errors and a client hanging up mid-upload are not logged as errors', async () => {
     const before_ = errorRecords().length;
     assert.equal((await request(server.url, '/e/data/nothex')).status, 404);
-    assert.equal((await request(server.url, `/e/data/${randomBlob(1).name}`)).status, 404);
+    assert.equal((await request(server.url, `/e/data/${randomBlob(32).name}`)).status, 404);
     const blob = randomBlob(2 * 1024 * 1024);
     const socket = net.connect(server.port, '127.0.0.1');
     socket.write(`POST /e/data/${blob.name} HTTP/1.1\r\nHost: x\r\nContent-Length: ${blob.data.length}\r\n\r\n`);
