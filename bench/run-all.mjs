@@ -63,6 +63,10 @@ const SERVERS = {
     argv: (dir, port) => [REST_SERVER_BIN, '--path', dir, '--listen', `127.0.0.1:${port}`, '--no-auth'],
     missing: () => (existsSync(REST_SERVER_BIN) ? undefined : `${REST_SERVER_BIN} does not exist (see ../shared/peers/README.md)`),
   },
+  // The floor under ours: the bench's requests answered from memory by node:http alone, or by one
+  // Fastify route, with ours' shebang (bench/floor-server.mjs). Load phases only (--load-only).
+  'floor-http': floorServer('http'),
+  'floor-fastify': floorServer('fastify'),
   rclone: {
     label: 'rclone serve restic',
     argv: (dir, port) => ['rclone', 'serve', 'restic', '--addr', `127.0.0.1:${port}`, dir],
@@ -70,6 +74,14 @@ const SERVERS = {
   },
 };
 
+function floorServer(kind) {
+  return {
+    label: `floor: ${kind === 'http' ? 'node:http' : 'Fastify'} from memory`,
+    argv: (_dir, port) => [...shebangCommand(OURS_BIN), join(HERE, 'floor-server.mjs'), '--kind', kind, '--listen', `127.0.0.1:${port}`],
+    missing: () => SERVERS.ours.missing(),
+    loadOnly: true,
+  };
+}
 
 /** Issue 9: peak RSS through the whole bench (8 MiB and 4 KiB phases, listings, restic) below this. */
 const RSS_TARGET_BYTES = 100 * 2 ** 20;
@@ -81,7 +93,7 @@ const USAGE = `usage: node bench/run-all.mjs [options]
   --rounds N         run every server N times, alternating; medians are reported (default 1)
   --quick            small counts and a 20 MiB data set, for a smoke test
   --load-only        only bench/load.mjs (no restic steps)
-  --count, --large-count, --passes, --lists, --duration, --warmup   passed to load.mjs
+  --count, --large-count, --passes, --lists, --duration, --warmup, --sizes   passed to load.mjs
   --size-mib, --seed                                                 passed to restic.mjs
   --profile          run our server under node --cpu-prof (profiles in .bench/profiles/<time>/)
   --out FILE         raw results as JSON (default .bench/results-<time>.json)
@@ -98,7 +110,7 @@ async function main(argv) {
     return 0;
   }
   for (const name of options.servers) {
-    const problem = SERVERS[name].missing();
+    const problem = SERVERS[name].missing() ?? (SERVERS[name].loadOnly && !options.loadOnly ? 'serves no restic repository: add --load-only' : undefined);
     if (problem) throw new Error(`${name}: ${problem}`);
   }
   // Children (servers, scripts, restic) inherit the priority: a negative value keeps other work on a
@@ -132,7 +144,7 @@ async function main(argv) {
 }
 
 function parseOptions(argv) {
-  const passed = ['count', 'large-count', 'passes', 'lists', 'duration', 'warmup', 'size-mib', 'seed'];
+  const passed = ['count', 'large-count', 'passes', 'lists', 'duration', 'warmup', 'sizes', 'size-mib', 'seed'];
   const { values, fail, integer } = parseCommandLine('run-all.mjs', USAGE, argv, {
     servers: { type: 'string', default: 'ours,rest-server,rclone' },
     rounds: { type: 'string', default: '1' },
@@ -167,7 +179,7 @@ function parseOptions(argv) {
     dropCaches: values['drop-caches'],
     profile: values.profile ? join(ROOT, '.bench', 'profiles', stamp) : undefined,
     out: values.out ?? join(ROOT, '.bench', `results-${stamp}.json`),
-    load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup']),
+    load: pick(['count', 'large-count', 'passes', 'lists', 'duration', 'warmup', 'sizes']),
     restic: { 'size-mib': '200', seed: '1', ...pick(['size-mib', 'seed']) },
   };
 }
