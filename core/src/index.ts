@@ -4,6 +4,7 @@ import type { ServerOptions } from './server.js';
 export * from './errors.js';
 export * from './storage/types.js';
 export { BufferPool, largeBuffers, LARGE_BUFFER_BYTES } from './storage/buffer-pool.js';
+export { paceCollections } from './storage/gc-pacer.js';
 export * from './plugins/contract.js';
 export * from './plugins/index.js';
 export * from './config/file.js';

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors.js';
+import { paceCollections } from '../storage/gc-pacer.js';
 
 /**
  * The stream an upload body passes through on its way to the provider. It counts the
@@ -33,6 +34,7 @@ export class UploadCheck extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    paceCollections(chunk.length);
     this.#remaining -= chunk.length;
     if (this.#remaining < 0) {
       callback(new StorageError(StorageErrorCode.INCOMPLETE_BODY, 'request body is longer than its Content-Length'));

@@ -11,6 +11,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { paceCollections } from '@pyrestserver/core';
 import { NETWORK } from './errors.js';
 import { parseError, parseListPage, type ListPage } from './list-xml.js';
 import { canonicalQuery, EMPTY_SHA256, encodeKey, UNSIGNED_PAYLOAD, type Signer } from './signer.js';
@@ -48,6 +49,9 @@ export class S3WireError extends Error {
     if (code !== undefined) this.code = code;
   }
 }
+
+/** Sockets whose reads are reported to core's collection pacing (once each: they are kept alive). */
+const paced = new WeakSet<object>();
 
 const RETRIED_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'TimeoutError']);
 /** S3 error replies are small; more is not read. */
@@ -214,6 +218,12 @@ export class S3Wire {
         request.destroy(new S3WireError('TimeoutError', `no answer within ${this.#options.requestTimeout} ms`, undefined, attempt));
       });
       request.once('socket', (socket) => {
+        if (!paced.has(socket)) {
+          // Every read of the store's replies is a fresh buffer: let core pace the collections
+          // that free them (a large GET would otherwise leave 30 MiB and more of them behind).
+          paced.add(socket);
+          socket.on('data', (chunk: Buffer) => paceCollections(chunk.length));
+        }
         if (!(socket as { connecting?: boolean }).connecting) return;
         connectTimer = setTimeout(() => {
           request.destroy(new S3WireError('TimeoutError', `no connection within ${this.#options.connectTimeout} ms`, undefined, attempt));
