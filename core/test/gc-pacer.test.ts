@@ -24,7 +24,7 @@ async function minorCollectionsDuring(run: () => void): Promise<number> {
 }
 
 describe('collection pacing', () => {
-  it('gets V8 collector without exposing gc to this or any later context', () => {
+  it("gets V8's collector without exposing gc to this or any later context", () => {
     const collect = youngCollector();
     assert.equal(typeof collect, 'function');
     collect!({ type: 'minor' });
