@@ -12,13 +12,13 @@
 //        [--target local|s3|proxy] [--plain-node]   (--plain-node: `node` without the shebang's settings)
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, runMain } from './lib/cli.mjs';
-import { shebangCommand } from './lib/proc.mjs';
+import { createRepoClient } from './lib/http.mjs';
+import { readMemory, shebangCommand, startRssSampler } from './lib/proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OURS_BIN = join(HERE, '..', 'cli', 'dist', 'bin.js');
@@ -84,60 +84,51 @@ async function main(argv) {
 }
 
 async function measure(server, label) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const send = (method, path, body) =>
-    new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: PORT.server, method, path, agent, headers: body ? { 'content-length': body.length } : {} }, (res) => {
-        let bytes = 0;
-        res.on('data', (chunk) => (bytes += chunk.length));
-        res.on('end', () => resolve({ status: res.statusCode, bytes }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]) / 1024;
+  const client = createRepoClient(`http://127.0.0.1:${PORT.server}/m`, { maxSockets: 32 });
+  const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+  let sampler;
   try {
-    await waitForServer(send);
-    await send('POST', '/m/?create=true');
+    await waitForServer(client);
+    await client.request('POST', '/?create=true');
     const data = randomBytes(BLOB);
     const names = [];
     for (let i = 0; i < BLOBS; i++) {
       data.writeUInt32BE(i, 0);
       const name = createHash('sha256').update(data).digest('hex');
-      const { status } = await send('POST', `/m/data/${name}`, data);
+      const { status } = await client.request('POST', `/data/${name}`, { body: [data] });
       if (status !== 200) throw new Error(`upload: HTTP ${status}`);
       names.push(name);
     }
-    const rows = [['after the uploads', '', rssMiB().toFixed(1)]];
+    const rows = [['after the uploads', '', mib(readMemory(server.pid).rss)]];
+    sampler = startRssSampler(server.pid, 10);
     for (const concurrency of [1, 4, 16, 1]) {
-      let peak = 0;
-      const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 10);
+      sampler.takeWindow();
       const t0 = performance.now();
       for (let pass = 0; pass < 3; pass++) {
         let next = 0;
         const reader = async () => {
           while (next < names.length) {
-            const { status, bytes } = await send('GET', `/m/data/${names[next++]}`);
+            const { status, bytes } = await client.request('GET', `/data/${names[next++]}`);
             if (status !== 200 || bytes !== BLOB) throw new Error(`GET: HTTP ${status}, ${bytes} bytes`);
           }
         };
         await Promise.all(Array.from({ length: concurrency }, reader));
       }
-      clearInterval(sampler);
       const mbPerSec = (3 * BLOBS * BLOB) / 1e6 / ((performance.now() - t0) / 1000);
-      rows.push([`GETs, ${concurrency} at once`, mbPerSec.toFixed(0), Math.max(peak, rssMiB()).toFixed(1)]);
+      rows.push([`GETs, ${concurrency} at once`, mbPerSec.toFixed(0), mib(sampler.takeWindow())]);
     }
     console.log(`${label}: peak RSS (MiB) while reading ${BLOBS} blobs of 8 MiB three times over`);
     for (const [what, rate, rss] of rows) console.log(`  ${what.padEnd(20)} ${rate.padStart(5)}${rate ? ' MB/s' : '     '}  ${rss.padStart(6)}`);
   } finally {
-    agent.destroy();
+    sampler?.stop();
+    client.close();
   }
 }
 
-async function waitForServer(send) {
+async function waitForServer(client) {
   for (let i = 0; i < 100; i++) {
     try {
-      return await send('GET', '/');
+      return await client.request('GET', '/');
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
